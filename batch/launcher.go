@@ -1,0 +1,280 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+)
+
+// API is the part of Temporal the launcher needs; *Client implements it.
+type API interface {
+	Count(ctx context.Context, namespace, query string) (int64, error)
+	Start(ctx context.Context, job Job) error
+	Describe(ctx context.Context, namespace, jobID string) (Progress, error)
+}
+
+// Observer hears about every step of every job, for metrics and logs.
+type Observer interface {
+	QueueDepth(namespace string, depth int)
+	Decided(d Decision)
+	Progressed(job Job, p Progress)
+	Finished(job Job, p Progress)
+}
+
+// Outcomes of a launch decision.
+const (
+	OutcomeLaunched  = "launched"
+	OutcomeDuplicate = "duplicate"
+	OutcomeDryRun    = "dry_run"
+	OutcomeBlocked   = "blocked"
+	OutcomeError     = "error"
+)
+
+// Request is a job plus the guards that need a server to check.
+type Request struct {
+	Job Job
+	// MaxWorkflows refuses the launch when the query counts more; 0 means no limit.
+	MaxWorkflows int64
+	// DryRun counts but does not launch.
+	DryRun bool
+}
+
+// Decision is what the launcher did with a request; it is final and durable
+// (for a launch, the server has accepted the job id).
+type Decision struct {
+	Job     Job
+	Outcome string
+	// Guard names the guard that blocked the launch.
+	Guard string
+	// Count is the preflight count; visibility is eventually consistent, so it
+	// is approximate and may miss workflows started a moment ago.
+	Count int64
+	Err   error
+}
+
+// LauncherOptions tune polling and retries.
+type LauncherOptions struct {
+	PollInterval time.Duration
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration
+	Logger       *slog.Logger
+}
+
+// Launcher runs jobs through one FIFO queue per namespace. The server allows
+// one running batch operation per namespace by default, so a namespace's
+// queue launches a job, follows it to the end, then takes the next.
+type Launcher struct {
+	api  API
+	obs  Observer
+	opts LauncherOptions
+	ctx  context.Context
+
+	mu     sync.Mutex
+	queues map[string]*queue
+	wg     sync.WaitGroup
+}
+
+type queued struct {
+	req  Request
+	done chan Decision
+}
+
+type queue struct {
+	pending []queued
+	running bool
+}
+
+// NewLauncher returns a launcher whose queues stop when ctx is done.
+func NewLauncher(ctx context.Context, api API, obs Observer, opts LauncherOptions) *Launcher {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 500 * time.Millisecond
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 200 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Launcher{api: api, obs: obs, opts: opts, ctx: ctx, queues: map[string]*queue{}}
+}
+
+// Submit queues a request. The returned channel receives the decision once.
+func (l *Launcher) Submit(req Request) <-chan Decision {
+	done := make(chan Decision, 1)
+	ns := req.Job.Namespace
+	l.mu.Lock()
+	q := l.queues[ns]
+	if q == nil {
+		q = &queue{}
+		l.queues[ns] = q
+	}
+	q.pending = append(q.pending, queued{req: req, done: done})
+	depth := len(q.pending)
+	start := !q.running
+	q.running = true
+	l.mu.Unlock()
+	l.obs.QueueDepth(ns, depth)
+	if start {
+		l.wg.Add(1)
+		go l.drain(ns, q)
+	}
+	return done
+}
+
+// Wait blocks until every queue has stopped (after the context is done) or drained.
+func (l *Launcher) Wait() { l.wg.Wait() }
+
+func (l *Launcher) drain(ns string, q *queue) {
+	defer l.wg.Done()
+	for {
+		l.mu.Lock()
+		if len(q.pending) == 0 {
+			q.running = false
+			l.mu.Unlock()
+			return
+		}
+		item := q.pending[0]
+		q.pending = q.pending[1:]
+		depth := len(q.pending)
+		l.mu.Unlock()
+		l.obs.QueueDepth(ns, depth)
+		l.run(item)
+	}
+}
+
+func (l *Launcher) run(item queued) {
+	d := l.decide(item.req)
+	l.obs.Decided(d)
+	item.done <- d
+	if d.Outcome == OutcomeLaunched || d.Outcome == OutcomeDuplicate {
+		l.follow(item.req.Job)
+	}
+}
+
+// decide runs the preflight count, applies the guards and launches.
+func (l *Launcher) decide(req Request) Decision {
+	job := req.Job
+	d := Decision{Job: job}
+	if err := job.Validate(); err != nil {
+		d.Outcome, d.Err = OutcomeError, fmt.Errorf("batch job %q: %w", job.ID, err)
+		return d
+	}
+	count, err := retry(l, "count", func() (int64, error) {
+		return l.api.Count(l.ctx, job.Namespace, job.Query)
+	})
+	if err != nil {
+		d.Outcome, d.Err = OutcomeError, fmt.Errorf("preflight: %w", err)
+		return d
+	}
+	d.Count = count
+	switch {
+	case req.MaxWorkflows > 0 && count > req.MaxWorkflows:
+		d.Outcome, d.Guard = OutcomeBlocked, "max_workflows"
+		d.Err = fmt.Errorf("query selects %d workflows, more than max_workflows %d", count, req.MaxWorkflows)
+		return d
+	case req.DryRun:
+		d.Outcome = OutcomeDryRun
+		return d
+	}
+	d.Outcome, d.Err = l.launch(job)
+	return d
+}
+
+func (l *Launcher) launch(job Job) (string, error) {
+	_, err := retry(l, "start", func() (struct{}, error) {
+		err := l.api.Start(l.ctx, job)
+		if errors.Is(err, ErrSlotBusy) && l.exists(job) {
+			// A relaunch of a job that is still running reports a busy slot
+			// before it reports the duplicate id.
+			return struct{}{}, fmt.Errorf("start: %w", ErrAlreadyStarted)
+		}
+		return struct{}{}, err
+	})
+	switch {
+	case err == nil:
+		return OutcomeLaunched, nil
+	case errors.Is(err, ErrAlreadyStarted):
+		return OutcomeDuplicate, nil
+	default:
+		return OutcomeError, err
+	}
+}
+
+func (l *Launcher) exists(job Job) bool {
+	_, err := l.api.Describe(l.ctx, job.Namespace, job.ID)
+	return err == nil
+}
+
+// follow describes the job until it ends, keeping the last non-zero counts
+// because the server reports zeros for failed jobs.
+func (l *Launcher) follow(job Job) {
+	var last Progress
+	ticker := time.NewTicker(l.opts.PollInterval)
+	defer ticker.Stop()
+	for {
+		p, err := l.api.Describe(l.ctx, job.Namespace, job.ID)
+		if err == nil {
+			p = keepCounts(last, p)
+			if p != last {
+				l.obs.Progressed(job, p)
+			}
+			last = p
+			if p.Done() {
+				l.obs.Finished(job, p)
+				return
+			}
+		} else {
+			l.opts.Logger.Warn("describe batch job", "job_id", job.ID, "namespace", job.Namespace, "err", err)
+		}
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func keepCounts(last, p Progress) Progress {
+	if p.Total == 0 && p.Completed == 0 && p.Failed == 0 {
+		p.Total, p.Completed, p.Failed = last.Total, last.Completed, last.Failed
+	}
+	return p
+}
+
+// retry repeats call while its error is transient (Temporal unavailable, slot
+// busy), with exponential backoff, until the launcher's context ends.
+func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
+	backoff := l.opts.MinBackoff
+	for {
+		v, err := call()
+		if err == nil || !transient(err) {
+			return v, err
+		}
+		l.opts.Logger.Info("retrying", "call", what, "after", backoff, "err", err)
+		select {
+		case <-l.ctx.Done():
+			return v, fmt.Errorf("%s: gave up on shutdown: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, l.opts.MaxBackoff)
+	}
+}
+
+func transient(err error) bool {
+	if errors.Is(err, ErrSlotBusy) {
+		return true
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,266 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	batchpb "go.temporal.io/api/batch/v1"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+)
+
+// Errors a caller acts on.
+var (
+	// ErrAlreadyStarted means a job with this id exists: the launch was done before.
+	ErrAlreadyStarted = errors.New("batch job already started")
+	// ErrSlotBusy means the namespace's concurrent batch operation limit is reached.
+	ErrSlotBusy = errors.New("namespace batch slot busy")
+	// ErrNotFound means no batch job has this id.
+	ErrNotFound = errors.New("batch job not found")
+)
+
+// Operation is what a batch job does to each workflow it selects.
+type Operation interface {
+	// Kind is the operation's name: signal, terminate, cancel, delete.
+	Kind() string
+	validate() error
+}
+
+// Signal sends a named signal with an optional JSON payload.
+type Signal struct {
+	Name  string
+	Input []byte // JSON; nil means no payload
+}
+
+// Terminate terminates each workflow.
+type Terminate struct{}
+
+// Cancel requests cancellation of each workflow.
+type Cancel struct{}
+
+// Delete deletes each workflow and its history.
+type Delete struct{}
+
+// Kind implements Operation.
+func (Signal) Kind() string { return "signal" }
+
+// Kind implements Operation.
+func (Terminate) Kind() string { return "terminate" }
+
+// Kind implements Operation.
+func (Cancel) Kind() string { return "cancel" }
+
+// Kind implements Operation.
+func (Delete) Kind() string { return "delete" }
+
+func (s Signal) validate() error {
+	if strings.TrimSpace(s.Name) == "" {
+		return errors.New("signal name is required")
+	}
+	return nil
+}
+
+func (Terminate) validate() error { return nil }
+func (Cancel) validate() error    { return nil }
+func (Delete) validate() error    { return nil }
+
+// Job is one batch operation to launch.
+type Job struct {
+	ID string
+	// Rule names the rule that made the job, for metrics and audit; empty for CLI jobs.
+	Rule      string
+	Namespace string
+	Query     string
+	Reason    string
+	Op        Operation
+	// MaxOpsPerSecond asks the server batcher for a rate; 0 keeps its default.
+	MaxOpsPerSecond float32
+}
+
+// Validate checks locally what the server would reject with an opaque error.
+func (j Job) Validate() error {
+	switch {
+	case j.ID == "":
+		return errors.New("job id is required")
+	case j.Namespace == "":
+		return errors.New("namespace is required")
+	case strings.TrimSpace(j.Query) == "":
+		return errors.New("query is required")
+	case strings.TrimSpace(j.Reason) == "":
+		return errors.New("reason is required")
+	case j.Op == nil:
+		return errors.New("operation is required")
+	}
+	return j.Op.validate()
+}
+
+// Progress is a batch job's state as last described.
+type Progress struct {
+	JobID     string    `json:"job_id"`
+	Namespace string    `json:"namespace"`
+	Operation string    `json:"operation"`
+	State     string    `json:"state"`
+	Total     int64     `json:"total"`
+	Completed int64     `json:"completed"`
+	Failed    int64     `json:"failed"`
+	Reason    string    `json:"reason,omitempty"`
+	Query     string    `json:"query,omitempty"`
+	StartTime time.Time `json:"start_time,omitzero"`
+	CloseTime time.Time `json:"close_time,omitzero"`
+}
+
+// Job states, as exported in metrics and shown by the CLI.
+const (
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+	StateStopped   = "stopped"
+	StateUnknown   = "unknown"
+)
+
+// States lists every state, for per-job state gauges.
+var States = []string{StateRunning, StateCompleted, StateFailed, StateStopped, StateUnknown}
+
+// Done reports whether the job has ended.
+func (p Progress) Done() bool {
+	return p.State == StateCompleted || p.State == StateFailed || p.State == StateStopped
+}
+
+// Count runs the visibility query through CountWorkflowExecutions. It is the
+// preflight for every launch: a query the server cannot run must never become
+// a batch job, which would retry forever and hold the namespace's slot.
+func (c *Client) Count(ctx context.Context, namespace, query string) (int64, error) {
+	resp, err := c.svc.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: namespace, Query: query,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count workflows: %w", err)
+	}
+	return resp.GetCount(), nil
+}
+
+// Start launches the job on the server batcher.
+func (c *Client) Start(ctx context.Context, job Job) error {
+	if err := job.Validate(); err != nil {
+		return fmt.Errorf("batch job %q: %w", job.ID, err)
+	}
+	req := &workflowservice.StartBatchOperationRequest{
+		Namespace:              job.Namespace,
+		VisibilityQuery:        job.Query,
+		JobId:                  job.ID,
+		Reason:                 job.Reason,
+		MaxOperationsPerSecond: job.MaxOpsPerSecond,
+	}
+	c.setOperation(req, job.Op)
+	_, err := c.svc.StartBatchOperation(ctx, req)
+	return classify(fmt.Sprintf("start batch job %q", job.ID), err)
+}
+
+func (c *Client) setOperation(req *workflowservice.StartBatchOperationRequest, op Operation) {
+	switch o := op.(type) {
+	case Signal:
+		sig := &batchpb.BatchOperationSignal{Signal: o.Name, Identity: c.identity}
+		if o.Input != nil {
+			sig.Input = &commonpb.Payloads{Payloads: []*commonpb.Payload{JSONPayload(o.Input)}}
+		}
+		req.Operation = &workflowservice.StartBatchOperationRequest_SignalOperation{SignalOperation: sig}
+	case Terminate:
+		req.Operation = &workflowservice.StartBatchOperationRequest_TerminationOperation{
+			TerminationOperation: &batchpb.BatchOperationTermination{Identity: c.identity}}
+	case Cancel:
+		req.Operation = &workflowservice.StartBatchOperationRequest_CancellationOperation{
+			CancellationOperation: &batchpb.BatchOperationCancellation{Identity: c.identity}}
+	case Delete:
+		req.Operation = &workflowservice.StartBatchOperationRequest_DeletionOperation{
+			DeletionOperation: &batchpb.BatchOperationDeletion{Identity: c.identity}}
+	}
+}
+
+// JSONPayload wraps JSON bytes in the payload encoding every SDK decodes.
+func JSONPayload(data []byte) *commonpb.Payload {
+	return &commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("json/plain")},
+		Data:     data,
+	}
+}
+
+// Describe returns the job's current progress.
+func (c *Client) Describe(ctx context.Context, namespace, jobID string) (Progress, error) {
+	resp, err := c.svc.DescribeBatchOperation(ctx, &workflowservice.DescribeBatchOperationRequest{
+		Namespace: namespace, JobId: jobID,
+	})
+	if err != nil {
+		return Progress{}, classify(fmt.Sprintf("describe batch job %q", jobID), err)
+	}
+	return Progress{
+		JobID:     resp.GetJobId(),
+		Namespace: namespace,
+		Operation: operationName(resp.GetOperationType()),
+		State:     stateName(resp.GetState()),
+		Total:     resp.GetTotalOperationCount(),
+		Completed: resp.GetCompleteOperationCount(),
+		Failed:    resp.GetFailureOperationCount(),
+		Reason:    resp.GetReason(),
+		Query:     resp.GetQuery(),
+		StartTime: resp.GetStartTime().AsTime(),
+		CloseTime: closeTime(resp.GetCloseTime().AsTime()),
+	}, nil
+}
+
+// Stop stops a running job; operations already applied stay applied.
+func (c *Client) Stop(ctx context.Context, namespace, jobID, reason string) error {
+	_, err := c.svc.StopBatchOperation(ctx, &workflowservice.StopBatchOperationRequest{
+		Namespace: namespace, JobId: jobID, Reason: reason, Identity: c.identity,
+	})
+	return classify(fmt.Sprintf("stop batch job %q", jobID), err)
+}
+
+func classify(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var exists *serviceerror.WorkflowExecutionAlreadyStarted
+	var exhausted *serviceerror.ResourceExhausted
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &exists):
+		return fmt.Errorf("%s: %w", doing, ErrAlreadyStarted)
+	case errors.As(err, &exhausted):
+		return fmt.Errorf("%s: %w: %s", doing, ErrSlotBusy, exhausted.Message)
+	case errors.As(err, &notFound):
+		return fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+func stateName(s enumspb.BatchOperationState) string {
+	switch s {
+	case enumspb.BATCH_OPERATION_STATE_RUNNING:
+		return StateRunning
+	case enumspb.BATCH_OPERATION_STATE_COMPLETED:
+		return StateCompleted
+	case enumspb.BATCH_OPERATION_STATE_FAILED:
+		return StateFailed
+	default:
+		// The server has no "stopped" state on describe; a stopped job reads as failed.
+		return StateUnknown
+	}
+}
+
+func operationName(t enumspb.BatchOperationType) string {
+	name := strings.TrimPrefix(t.String(), "BATCH_OPERATION_TYPE_")
+	name = strings.TrimSuffix(name, "_WORKFLOW")
+	return strings.ToLower(name)
+}
+
+func closeTime(t time.Time) time.Time {
+	if t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,343 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied when a field is left empty.
+const (
+	DefaultTemporalAddress = "127.0.0.1:7233"
+	DefaultNamespace       = "default"
+	DefaultListen          = "127.0.0.1:9464"
+	DefaultDataDir         = "batchwire-data"
+	DefaultPollInterval    = 500 * time.Millisecond
+)
+
+// Config is the whole daemon configuration. A Config returned by Load or
+// Parse has had its defaults applied and has passed validation.
+type Config struct {
+	Temporal Temporal  `yaml:"temporal"`
+	NATS     NATS      `yaml:"nats"`
+	HTTP     HTTP      `yaml:"http"`
+	Metrics  Metrics   `yaml:"metrics"`
+	DataDir  string    `yaml:"data_dir"`
+	Triggers []Trigger `yaml:"triggers"`
+	Rules    []Rule    `yaml:"rules"`
+
+	// Hash is the SHA-256 of the raw configuration bytes, exported as a metric
+	// so operators can tell which file is live.
+	Hash string `yaml:"-"`
+}
+
+// Temporal says how to reach the Temporal frontend.
+type Temporal struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	TLS       TLS    `yaml:"tls"`
+	// APIKeyFile names a file holding the API key; the key itself never
+	// appears in the configuration.
+	APIKeyFile string `yaml:"api_key_file"`
+	// DialTimeout bounds the first connection so an unreachable server is a
+	// clear error at start rather than a hang.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// PollInterval is how often a running batch job is described.
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// TLS configures transport security towards Temporal.
+type TLS struct {
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables server certificate verification.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Enabled reports whether any TLS setting was given.
+func (t TLS) Enabled() bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+}
+
+// NATS says which NATS server to use. An empty URL starts an embedded
+// nats-server with JetStream, listening on 127.0.0.1.
+type NATS struct {
+	URL string `yaml:"url"`
+	// Listen is the embedded server's address (host:port); port 0 picks a free one.
+	Listen string `yaml:"listen"`
+	// CredentialsFile is a NATS .creds file for an external server.
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+// HTTP configures the daemon's own HTTP server (/metrics, /-/healthy, /-/ready).
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Metrics tunes the exported series.
+type Metrics struct {
+	// JobRetention keeps a finished job's per-job series this long so its
+	// final counts can be scraped, then removes them.
+	JobRetention Duration `yaml:"job_retention"`
+}
+
+// Trigger is a named event source. Exactly one source kind is set.
+type Trigger struct {
+	Name string       `yaml:"name"`
+	NATS *NATSTrigger `yaml:"nats"`
+
+	Line int `yaml:"-"`
+}
+
+// NATSTrigger subscribes to a core NATS subject (at-most-once delivery).
+type NATSTrigger struct {
+	Subject string `yaml:"subject"`
+	Queue   string `yaml:"queue"`
+}
+
+// Rule matches events of one trigger and describes the batch operation to run.
+type Rule struct {
+	Name      string `yaml:"name"`
+	Trigger   string `yaml:"trigger"`
+	When      string `yaml:"when"`
+	Namespace string `yaml:"namespace"`
+	Query     string `yaml:"query"`
+	Reason    string `yaml:"reason"`
+
+	Signal *SignalAction `yaml:"signal"`
+
+	Guards Guards `yaml:"guards"`
+
+	// Line is where the rule starts in the file, for error messages.
+	Line int `yaml:"-"`
+}
+
+// SignalAction sends a signal to every workflow the query selects.
+type SignalAction struct {
+	Name string `yaml:"name"`
+	// Input is a JSON-shaped value whose strings may hold {{ }} placeholders.
+	// A string that is exactly one placeholder takes the placeholder's typed
+	// value (number, bool, map, list), otherwise the text is interpolated.
+	Input any `yaml:"input"`
+}
+
+// Guards limit what a rule may do.
+type Guards struct {
+	// MaxWorkflows refuses a launch whose query counts more executions.
+	MaxWorkflows int64 `yaml:"max_workflows"`
+	// DryRun renders and counts but never launches.
+	DryRun bool `yaml:"dry_run"`
+}
+
+// Operation names the rule's action, for metrics and tables.
+func (r *Rule) Operation() string {
+	switch {
+	case r.Signal != nil:
+		return "signal"
+	default:
+		return ""
+	}
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes raw YAML strictly (unknown keys are errors with their line),
+// applies defaults and validates.
+func Parse(raw []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty configuration")
+		}
+		return nil, err
+	}
+	recordLines(raw, &cfg)
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	cfg.Hash = hex.EncodeToString(sum[:])
+	return &cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	c.Temporal.Address = firstNonEmpty(c.Temporal.Address, os.Getenv("TEMPORAL_ADDRESS"), DefaultTemporalAddress)
+	c.Temporal.Namespace = firstNonEmpty(c.Temporal.Namespace, os.Getenv("TEMPORAL_NAMESPACE"), DefaultNamespace)
+	if c.Temporal.DialTimeout == 0 {
+		c.Temporal.DialTimeout = Duration(10 * time.Second)
+	}
+	if c.Temporal.PollInterval == 0 {
+		c.Temporal.PollInterval = Duration(DefaultPollInterval)
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultListen
+	}
+	if c.Metrics.JobRetention == 0 {
+		c.Metrics.JobRetention = Duration(10 * time.Minute)
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.NATS.URL == "" && c.NATS.Listen == "" {
+		c.NATS.Listen = "127.0.0.1:4222"
+	}
+	for i := range c.Rules {
+		if c.Rules[i].Namespace == "" {
+			c.Rules[i].Namespace = c.Temporal.Namespace
+		}
+	}
+}
+
+// Validate checks every field and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("temporal.tls: cert_file and key_file must be set together"))
+	}
+	triggers := map[string]bool{}
+	for i := range c.Triggers {
+		t := &c.Triggers[i]
+		if err := t.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("triggers[%d] (line %d): %w", i, t.Line, err))
+			continue
+		}
+		if triggers[t.Name] {
+			errs = append(errs, fmt.Errorf("triggers[%d] (line %d): duplicate trigger name %q", i, t.Line, t.Name))
+		}
+		triggers[t.Name] = true
+	}
+	rules := map[string]bool{}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		if err := r.validate(triggers); err != nil {
+			errs = append(errs, fmt.Errorf("rules[%d] %q (line %d): %w", i, r.Name, r.Line, err))
+			continue
+		}
+		if rules[r.Name] {
+			errs = append(errs, fmt.Errorf("rules[%d] (line %d): duplicate rule name %q", i, r.Line, r.Name))
+		}
+		rules[r.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+func (t *Trigger) validate() error {
+	if t.Name == "" {
+		return errors.New("name: required")
+	}
+	if t.NATS == nil {
+		return fmt.Errorf("trigger %q: one source is required (nats)", t.Name)
+	}
+	if strings.TrimSpace(t.NATS.Subject) == "" {
+		return fmt.Errorf("trigger %q: nats.subject: required", t.Name)
+	}
+	return nil
+}
+
+func (r *Rule) validate(triggers map[string]bool) error {
+	var errs []error
+	if r.Name == "" {
+		errs = append(errs, errors.New("name: required"))
+	}
+	if r.Trigger == "" {
+		errs = append(errs, errors.New("trigger: required"))
+	} else if !triggers[r.Trigger] {
+		errs = append(errs, fmt.Errorf("trigger: unknown trigger %q", r.Trigger))
+	}
+	if strings.TrimSpace(r.When) == "" {
+		errs = append(errs, errors.New("when: required (use \"true\" to match every event)"))
+	}
+	if strings.TrimSpace(r.Query) == "" {
+		errs = append(errs, errors.New("query: required"))
+	}
+	if strings.TrimSpace(r.Reason) == "" {
+		errs = append(errs, errors.New("reason: required"))
+	}
+	if r.Signal == nil {
+		errs = append(errs, errors.New("an action is required (signal)"))
+	} else if strings.TrimSpace(r.Signal.Name) == "" {
+		errs = append(errs, errors.New("signal.name: required"))
+	}
+	if r.Guards.MaxWorkflows < 0 {
+		errs = append(errs, errors.New("guards.max_workflows: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Duration is a time.Duration written as "10s", "5m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	var s string
+	if err := node.Decode(&s); err != nil {
+		return err
+	}
+	parsed, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q: %w", node.Line, s, err)
+	}
+	if parsed < 0 {
+		return fmt.Errorf("line %d: duration %q must not be negative", node.Line, s)
+	}
+	*d = Duration(parsed)
+	return nil
+}
+
+// Std returns the value as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// recordLines stores the line where each trigger and rule starts. yaml.v3 does
+// not apply KnownFields inside custom unmarshalers, so lines are read from a
+// second pass over the node tree instead.
+func recordLines(raw []byte, cfg *Config) {
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) != nil || len(doc.Content) == 0 {
+		return
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, seq := root.Content[i].Value, root.Content[i+1]
+		for j, item := range seq.Content {
+			switch {
+			case key == "rules" && j < len(cfg.Rules):
+				cfg.Rules[j].Line = item.Line
+			case key == "triggers" && j < len(cfg.Triggers):
+				cfg.Triggers[j].Line = item.Line
+			}
+		}
+	}
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const validConfig = `
+temporal:
+  address: 127.0.0.1:7233
+triggers:
+  - name: flags
+    nats: {subject: flags.changed}
+rules:
+  - name: broadcast
+    trigger: flags
+    when: event.type == "flag.changed"
+    query: WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'
+    signal: {name: flag_changed, input: {flag: "{{ data.key }}"}}
+    reason: flag changed
+`
+
+func TestParseValid(t *testing.T) {
+	cfg, err := Parse([]byte(validConfig))
+	require.NoError(t, err)
+	require.Equal(t, "default", cfg.Temporal.Namespace)
+	require.Equal(t, "default", cfg.Rules[0].Namespace, "rule namespace defaults to temporal.namespace")
+	require.Equal(t, DefaultListen, cfg.HTTP.Listen)
+	require.Equal(t, DefaultDataDir, cfg.DataDir)
+	require.Equal(t, 10*time.Second, cfg.Temporal.DialTimeout.Std())
+	require.Equal(t, "signal", cfg.Rules[0].Operation())
+	require.Equal(t, 8, cfg.Rules[0].Line)
+	require.Equal(t, 5, cfg.Triggers[0].Line)
+	require.Len(t, cfg.Hash, 64)
+	require.Equal(t, map[string]any{"flag": "{{ data.key }}"}, cfg.Rules[0].Signal.Input)
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want []string
+	}{
+		{"unknown top-level key", func(s string) string { return s + "bogus: 1\n" },
+			[]string{"line 14", "field bogus not found"}},
+		{"typo in rule field", func(s string) string { return strings.Replace(s, "    reason:", "    reasn:", 1) },
+			[]string{"line 13", "field reasn not found"}},
+		{"unknown trigger", func(s string) string { return strings.Replace(s, "trigger: flags", "trigger: flagz", 1) },
+			[]string{`rules[0] "broadcast" (line 8)`, `unknown trigger "flagz"`}},
+		{"missing signal name", func(s string) string { return strings.Replace(s, "name: flag_changed, ", "", 1) },
+			[]string{"signal.name: required"}},
+		{"missing query and reason", func(s string) string {
+			s = strings.Replace(s, "    query: WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'\n", "", 1)
+			return strings.Replace(s, "    reason: flag changed\n", "", 1)
+		}, []string{"query: required", "reason: required"}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  dial_timeout: soon", 1) },
+			[]string{`invalid duration "soon"`}},
+		{"duplicate rule", func(s string) string {
+			i := strings.Index(s, "  - name: broadcast")
+			return s + s[i:]
+		}, []string{`duplicate rule name "broadcast"`}},
+		{"trigger without source", func(s string) string { return strings.Replace(s, "    nats: {subject: flags.changed}\n", "", 1) },
+			[]string{`trigger "flags": one source is required`}},
+		{"cert without key", func(s string) string { return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  tls: {cert_file: c.pem}", 1) },
+			[]string{"cert_file and key_file must be set together"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.edit(validConfig)))
+			require.Error(t, err)
+			for _, want := range tt.want {
+				require.Contains(t, err.Error(), want)
+			}
+		})
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	_, err := Parse(nil)
+	require.ErrorContains(t, err, "empty configuration")
+}
+
+func TestTemporalAddressFromEnv(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "10.0.0.1:7233")
+	cfg, err := Parse([]byte(strings.Replace(validConfig, "  address: 127.0.0.1:7233\n", "", 1)))
+	require.NoError(t, err)
+	require.Equal(t, "10.0.0.1:7233", cfg.Temporal.Address)
+
+	cfg, err = Parse([]byte(validConfig))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:7233", cfg.Temporal.Address, "the file wins over the environment")
+}
+
+func TestLoadExample(t *testing.T) {
+	cfg, err := Load("../examples/flags/batchwire.yaml")
+	require.NoError(t, err)
+	require.Len(t, cfg.Rules, 1)
+	_, err = Load("does-not-exist.yaml")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(validConfig))
+	f.Add([]byte("rules: [{name: x}]"))
+	f.Add([]byte("temporal: {dial_timeout: -1s}"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cfg, err := Parse(raw)
+		if err != nil {
+			return
+		}
+		// A config that parses is a valid one.
+		require.NoError(t, cfg.Validate())
+		require.NotEmpty(t, cfg.Temporal.Address)
+	})
+}
