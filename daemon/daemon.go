@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/rules"
+	"github.com/batchwire/batchwire/triggers"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Registry receives every metric; tests pass a fresh one.
+	Registry *prometheus.Registry
+	// APIKey is read by the caller from the file or env it names.
+	APIKey string
+	// Now is the clock rules see; nil means time.Now.
+	Now func() time.Time
+}
+
+// Daemon turns events into batch jobs.
+type Daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics
+	rules   atomic.Pointer[rules.Set]
+	apiKey  string
+	now     func() time.Time
+
+	ready    atomic.Bool
+	httpAddr atomic.Value // string
+	natsURL  atomic.Value // string
+	launcher *batch.Launcher
+	inflight sync.WaitGroup
+}
+
+// New compiles the rules and prepares the daemon; it does no I/O.
+func New(opts Options) (*Daemon, error) {
+	if opts.Config == nil {
+		return nil, errors.New("daemon: a configuration is required")
+	}
+	set, err := rules.Compile(opts.Config.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	d := &Daemon{
+		cfg: opts.Config, log: opts.Logger, reg: opts.Registry, apiKey: opts.APIKey, now: opts.Now,
+		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
+	}
+	d.rules.Store(set)
+	d.metrics.configLoaded(opts.Config.Hash)
+	return d, nil
+}
+
+// HTTPAddr is the address the HTTP server listens on, once Run has bound it.
+func (d *Daemon) HTTPAddr() string { s, _ := d.httpAddr.Load().(string); return s }
+
+// NATSURL is the URL of the NATS server in use, once Run has connected.
+func (d *Daemon) NATSURL() string { s, _ := d.natsURL.Load().(string); return s }
+
+// Ready reports whether every trigger is subscribed.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Run starts everything and blocks until ctx is done or a component fails to
+// start. On return every in-flight decision has been made.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	httpErr, err := d.serveHTTP(ctx)
+	if err != nil {
+		return err
+	}
+	nc, stopNATS, err := d.connectNATS()
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+	temporal, err := batch.Dial(ctx, d.temporalOptions(), d.log)
+	if err != nil {
+		return err
+	}
+	defer temporal.Close()
+
+	d.launcher = batch.NewLauncher(ctx, temporal, d, batch.LauncherOptions{
+		PollInterval: d.cfg.Temporal.PollInterval.Std(), Logger: d.log,
+	})
+	sources := d.startTriggers(ctx, nc)
+	d.ready.Store(true)
+	d.log.Info("batchwire running", "http", d.HTTPAddr(), "nats", d.NATSURL(),
+		"temporal", d.cfg.Temporal.Address, "rules", len(d.rules.Load().Rules()))
+
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+	}
+	d.ready.Store(false)
+	d.log.Info("batchwire stopping: intake closed, finishing in-flight decisions")
+	cancel()
+	sources.Wait()
+	d.inflight.Wait()
+	d.launcher.Wait()
+	return err
+}
+
+func (d *Daemon) temporalOptions() batch.Options {
+	t := d.cfg.Temporal
+	return batch.Options{
+		Address:   t.Address,
+		Namespace: t.Namespace,
+		APIKey:    d.apiKey,
+		TLS: batch.TLSOptions{
+			CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile,
+			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify,
+		},
+		DialTimeout: t.DialTimeout.Std(),
+	}
+}
+
+// connectNATS connects to the configured server, or starts an embedded one.
+func (d *Daemon) connectNATS() (*nats.Conn, func(), error) {
+	var embedded *server.Server
+	if d.cfg.NATS.URL == "" {
+		storeDir := filepath.Join(d.cfg.DataDir, "jetstream")
+		if err := os.MkdirAll(storeDir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("create data dir: %w", err)
+		}
+		srv, err := triggers.StartEmbedded(d.cfg.NATS.Listen, storeDir, d.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		embedded = srv
+	}
+	nc, err := triggers.Connect(d.cfg.NATS, embedded, d.log)
+	if err != nil {
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+		return nil, nil, err
+	}
+	d.natsURL.Store(nc.ConnectedUrlRedacted())
+	stop := func() {
+		_ = nc.Drain()
+		nc.Close()
+		if embedded != nil {
+			embedded.Shutdown()
+			embedded.WaitForShutdown()
+		}
+	}
+	return nc, stop, nil
+}
+
+func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, t := range d.cfg.Triggers {
+		src := triggers.NewNATSSource(nc, t, d.log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Run(ctx, d.handle, d.invalid); err != nil {
+				d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
+			}
+		}()
+	}
+	return &wg
+}
+
+func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
+	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
+	}
+	d.httpAddr.Store(ln.Addr().String())
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	return errc, nil
+}

@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/examples/worker/flags"
+	"github.com/batchwire/batchwire/rules"
+)
+
+// exampleConfig loads the shipped feature-flag example and points it at the
+// test's servers, so the test exercises the example as users run it.
+func exampleConfig(t *testing.T, natsURL, namespace string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("../examples/flags/batchwire.yaml")
+	require.NoError(t, err)
+	cfg.Temporal.Address = temporalHostPort
+	cfg.Temporal.Namespace = namespace
+	cfg.Temporal.PollInterval = config.Duration(100 * time.Millisecond)
+	cfg.NATS.URL = natsURL
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	for i := range cfg.Rules {
+		cfg.Rules[i].Namespace = namespace
+	}
+	return cfg
+}
+
+// fliptEvent wraps the real Flipt "flag updated" webhook body in a CloudEvent.
+func fliptEvent(t *testing.T, id string) *nats.Msg {
+	t.Helper()
+	body, err := os.ReadFile("../testdata/events/flipt_docs_audit_webhook_flag_updated.body.json")
+	require.NoError(t, err)
+	ev := cloudevents.NewEvent()
+	ev.SetID(id)
+	ev.SetSource("flipt/audit")
+	ev.SetType("flag.changed")
+	require.NoError(t, ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(body)))
+	raw, err := json.Marshal(ev)
+	require.NoError(t, err)
+	return &nats.Msg{Subject: "flags.changed", Data: raw}
+}
+
+func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
+	const ns = "e2e-broadcast"
+	natsSrv := runNATS(t)
+	c := dialTemporal(t, ns)
+	startFlagWorker(t, c)
+	// The Flipt payload's namespace_key is "default": those are the targets.
+	targets := startFlagWorkflows(t, c, "broadcast", "default", 3)
+	others := startFlagWorkflows(t, c, "broadcast", "other", 2)
+	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 5)
+
+	cfg := exampleConfig(t, natsSrv.ClientURL(), ns)
+	_, reg := startDaemon(t, cfg)
+	rule := cfg.Rules[0].Name
+
+	// Bad input first: none of it may stop the daemon.
+	publish(t, natsSrv.ClientURL(), &nats.Msg{Subject: "flags.changed", Data: []byte("not json")})
+	publish(t, natsSrv.ClientURL(), &nats.Msg{Subject: "flags.changed",
+		Data: []byte(`{"specversion":"1.0","id":"x","source":"flipt/audit","type":"flag.changed",` +
+			`"datacontenttype":"application/json","data":{"type":"flag","action":"updated"}}`)})
+	publish(t, natsSrv.ClientURL(), fliptEvent(t, "evt-1"))
+
+	jobID := rules.JobID(rule, "flipt/audit", "evt-1")
+	require.Eventually(t, func() bool {
+		return metricValue(t, reg, "batchwire_batch_job_state", map[string]string{"job_id": jobID, "state": "completed"}) == 1
+	}, 60*time.Second, 100*time.Millisecond, "batch job did not complete")
+
+	for _, id := range targets {
+		require.Equal(t, []string{flags.SignalName}, signalsIn(t, c, id), "target %s", id)
+		state := queryFlags(t, c, id)
+		require.Equal(t, true, state.Flags["maintenance-mode"], "target %s", id)
+		require.Equal(t, 1, state.Applied)
+	}
+	for _, id := range others {
+		require.Empty(t, signalsIn(t, c, id), "non-target %s got a signal", id)
+	}
+
+	job := map[string]string{"job_id": jobID}
+	require.Equal(t, 3.0, metricValue(t, reg, "batchwire_batch_job_operations", with(job, "count", "total")))
+	require.Equal(t, 3.0, metricValue(t, reg, "batchwire_batch_job_operations", with(job, "count", "completed")))
+	require.Equal(t, 0.0, metricValue(t, reg, "batchwire_batch_job_operations", with(job, "count", "failed")))
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_events_invalid_total", map[string]string{"trigger": "flags"}))
+	require.Equal(t, 2.0, metricValue(t, reg, "batchwire_events_received_total", map[string]string{"trigger": "flags"}))
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_rules_evaluations_total", map[string]string{"rule": rule, "result": "error"}))
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_rules_evaluations_total", map[string]string{"rule": rule, "result": "matched"}))
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_batch_jobs_started_total", map[string]string{"rule": rule, "operation": "signal"}))
+
+	// The same event again (a redelivery) is a duplicate, not a second job.
+	publish(t, natsSrv.ClientURL(), fliptEvent(t, "evt-1"))
+	require.Eventually(t, func() bool {
+		return metricValue(t, reg, "batchwire_duplicates_suppressed_total", map[string]string{"rule": rule}) == 1
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_batch_jobs_started_total", map[string]string{"rule": rule, "operation": "signal"}))
+	for _, id := range targets {
+		require.Len(t, signalsIn(t, c, id), 1, "target %s signalled twice", id)
+	}
+}
+
+func TestRunFailsClearlyWhenTemporalUnreachable(t *testing.T) {
+	natsSrv := runNATS(t)
+	cfg := exampleConfig(t, natsSrv.ClientURL(), "e2e-misc")
+	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
+	cfg.Temporal.DialTimeout = config.Duration(2 * time.Second)
+	d, err := New(Options{Config: cfg, Logger: testLogger(t)})
+	require.NoError(t, err)
+	start := time.Now()
+	err = d.Run(context.Background())
+	require.ErrorContains(t, err, "connect to Temporal at 127.0.0.1:1")
+	require.Less(t, time.Since(start), 20*time.Second, "dial must not hang")
+}
+
+func queryFlags(t *testing.T, c client.Client, workflowID string) flags.State {
+	t.Helper()
+	value, err := c.QueryWorkflow(context.Background(), workflowID, "", flags.QueryName)
+	require.NoError(t, err)
+	var state flags.State
+	require.NoError(t, value.Get(&state))
+	return state
+}
+
+func with(labels map[string]string, key, value string) map[string]string {
+	out := map[string]string{key: value}
+	for k, v := range labels {
+		out[k] = v
+	}
+	return out
+}

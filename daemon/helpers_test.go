@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/examples/worker/flags"
+)
+
+// Namespaces created at dev server start; a test that launches batch jobs
+// takes its own, because the server runs one batch job per namespace.
+var testNamespaces = []string{"e2e-broadcast", "e2e-misc"}
+
+// temporalHostPort is the dev server every test in this package shares.
+var temporalHostPort string
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithDevServer(m))
+}
+
+func runWithDevServer(m *testing.M) int {
+	path, err := temporalBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "daemon tests need the temporal CLI:", err)
+		return 1
+	}
+	args := []string{"--search-attribute", "Tenant=Keyword"}
+	for _, ns := range testNamespaces {
+		args = append(args, "--namespace", ns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
+		ClientOptions: &client.Options{Logger: quietSDKLogger()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
+		return 1
+	}
+	defer func() { _ = srv.Stop() }()
+	temporalHostPort = srv.FrontendHostPort()
+	return m.Run()
+}
+
+// temporalBinary finds the CLI that `make test` built or found (TEMPORAL_BIN).
+func temporalBinary() (string, error) {
+	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
+		return p, nil
+	}
+	if p, err := filepath.Abs("../.bin/temporal"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("temporal")
+	if err != nil {
+		return "", fmt.Errorf("set TEMPORAL_BIN, or run `make test`, which builds it into .bin/: %w", err)
+	}
+	return p, nil
+}
+
+func quietSDKLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// runNATS starts an in-process nats-server with JetStream in a temp dir.
+func runNATS(t *testing.T) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	require.NoError(t, err)
+	go srv.Start()
+	require.True(t, srv.ReadyForConnections(10*time.Second), "nats-server not ready")
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func dialTemporal(t *testing.T, namespace string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: quietSDKLogger()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// startFlagWorker runs the example worker in-process on the namespace.
+func startFlagWorker(t *testing.T, c client.Client) {
+	t.Helper()
+	w := worker.New(c, flags.TaskQueue, flags.Options())
+	flags.Register(w)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+}
+
+// startFlagWorkflows starts n FlagWorkflows of a tenant and returns their ids.
+func startFlagWorkflows(t *testing.T, c client.Client, prefix, tenant string, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("%s-%s-%d", prefix, tenant, i)
+		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+			ID: id, TaskQueue: flags.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(flags.TenantAttribute.ValueSet(tenant)),
+		}, flags.WorkflowName, flags.Params{Tenant: tenant})
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// waitVisible polls visibility until the query counts want executions, since
+// visibility lags writes.
+func waitVisible(t *testing.T, c client.Client, namespace, query string, want int64) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query,
+		})
+		require.NoError(ct, err)
+		require.Equal(ct, want, resp.GetCount())
+	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// signalsIn returns the names of the signals in a workflow's history.
+func signalsIn(t *testing.T, c client.Client, workflowID string) []string {
+	t.Helper()
+	var names []string
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if attrs := ev.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
+			names = append(names, attrs.GetSignalName())
+		}
+	}
+	return names
+}
+
+// startDaemon runs a daemon until the test ends and waits until it is ready.
+func startDaemon(t *testing.T, cfg *config.Config) (*Daemon, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	d, err := New(Options{Config: cfg, Registry: reg, Logger: testLogger(t)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("daemon did not stop within 30s")
+		}
+	})
+	require.Eventually(t, d.Ready, 30*time.Second, 20*time.Millisecond, "daemon not ready")
+	return d, reg
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// metricValue reads one series from the registry; a series that does not
+// exist reads as 0.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, labels) {
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	matched := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+			matched++
+		}
+	}
+	return matched == len(want)
+}
+
+func publish(t *testing.T, url string, msg *nats.Msg) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	require.NoError(t, nc.PublishMsg(msg))
+	require.NoError(t, nc.Flush())
+}

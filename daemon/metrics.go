@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// metrics holds every batchwire_ series. Labels come from configuration (rule,
+// trigger, namespace, operation), never from event data; the job id on the
+// per-job gauges is ours, and those series are removed a while after the job ends.
+type metrics struct {
+	eventsReceived   *prometheus.CounterVec
+	eventsInvalid    *prometheus.CounterVec
+	ruleEvaluations  *prometheus.CounterVec
+	decisions        *prometheus.CounterVec
+	guardBlocked     *prometheus.CounterVec
+	duplicates       *prometheus.CounterVec
+	jobsStarted      *prometheus.CounterVec
+	jobOperations    *prometheus.GaugeVec
+	jobState         *prometheus.GaugeVec
+	operationsDone   *prometheus.CounterVec
+	jobDuration      *prometheus.HistogramVec
+	queueDepth       *prometheus.GaugeVec
+	reloadSuccessful prometheus.Gauge
+	reloadTimestamp  prometheus.Gauge
+	configHash       prometheus.Gauge
+
+	// jobRetention is how long per-job series stay after the job ends, so the
+	// final counts can be scraped.
+	jobRetention time.Duration
+}
+
+func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		eventsReceived: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_received_total",
+			Help: "Events decoded from a trigger."}, []string{"trigger"}),
+		eventsInvalid: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_invalid_total",
+			Help: "Messages that could not be decoded as a CloudEvent."}, []string{"trigger"}),
+		ruleEvaluations: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_evaluations_total",
+			Help: "Rule evaluations by result: matched, not_matched, error."}, []string{"rule", "result"}),
+		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_decisions_total",
+			Help: "Launch decisions by outcome: launched, duplicate, dry_run, blocked, error."}, []string{"rule", "outcome"}),
+		guardBlocked: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_guard_blocked_total",
+			Help: "Launches a guard refused."}, []string{"rule", "guard"}),
+		duplicates: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_duplicates_suppressed_total",
+			Help: "Launches whose job id already existed (a redelivered event)."}, []string{"rule"}),
+		jobsStarted: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_jobs_started_total",
+			Help: "Batch jobs started."}, []string{"rule", "operation"}),
+		jobOperations: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_batch_job_operations",
+			Help: "Per job: total, completed and failed operations as last described."}, []string{"rule", "job_id", "count"}),
+		jobState: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_batch_job_state",
+			Help: "Per job: 1 for its current state, 0 for the others."}, []string{"rule", "job_id", "state"}),
+		operationsDone: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_operations_total",
+			Help: "Operations of ended jobs, by result: completed, failed."}, []string{"rule", "operation", "result"}),
+		jobDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "batchwire_batch_job_duration_seconds",
+			Help:    "Time from launch to the end of a job.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14)}, []string{"rule", "operation", "state"}),
+		queueDepth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_launch_queue_depth",
+			Help: "Launches waiting for the namespace's batch slot."}, []string{"namespace"}),
+		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",
+			Help: "Whether the last configuration load succeeded."}),
+		reloadTimestamp: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last loaded successfully."}),
+		configHash: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_hash",
+			Help: "First 48 bits of the SHA-256 of the live configuration file."}),
+		jobRetention: jobRetention,
+	}
+}
+
+func (m *metrics) configLoaded(hash string) {
+	m.reloadSuccessful.Set(1)
+	m.reloadTimestamp.SetToCurrentTime()
+	if len(hash) >= 12 {
+		v, _ := strconv.ParseUint(hash[:12], 16, 64)
+		m.configHash.Set(float64(v))
+	}
+}
+
+func (m *metrics) jobProgress(job batch.Job, p batch.Progress) {
+	m.jobOperations.WithLabelValues(job.Rule, job.ID, "total").Set(float64(p.Total))
+	m.jobOperations.WithLabelValues(job.Rule, job.ID, "completed").Set(float64(p.Completed))
+	m.jobOperations.WithLabelValues(job.Rule, job.ID, "failed").Set(float64(p.Failed))
+	for _, s := range batch.States {
+		v := 0.0
+		if s == p.State {
+			v = 1
+		}
+		m.jobState.WithLabelValues(job.Rule, job.ID, s).Set(v)
+	}
+}
+
+func (m *metrics) jobFinished(job batch.Job, p batch.Progress) {
+	m.jobProgress(job, p)
+	op := job.Op.Kind()
+	m.operationsDone.WithLabelValues(job.Rule, op, "completed").Add(float64(p.Completed))
+	m.operationsDone.WithLabelValues(job.Rule, op, "failed").Add(float64(p.Failed))
+	if !p.StartTime.IsZero() && !p.CloseTime.IsZero() {
+		m.jobDuration.WithLabelValues(job.Rule, op, p.State).Observe(p.CloseTime.Sub(p.StartTime).Seconds())
+	}
+	m.expireJob(job)
+}
+
+// expireJob removes the job's series after the retention period.
+func (m *metrics) expireJob(job batch.Job) {
+	time.AfterFunc(m.jobRetention, func() {
+		m.jobOperations.DeletePartialMatch(prometheus.Labels{"job_id": job.ID})
+		m.jobState.DeletePartialMatch(prometheus.Labels{"job_id": job.ID})
+	})
+}

@@ -1,0 +1,132 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/batchwire/batchwire/config"
+)
+
+// Client-side buffer of one core NATS subscription. Past either limit the
+// client drops messages (a slow consumer) rather than growing without bound;
+// drops are logged with their running total.
+const (
+	natsPendingMsgs  = 4096
+	natsPendingBytes = 64 << 20
+)
+
+// NATSSource delivers the events published on one core NATS subject.
+//
+// Core NATS is at-most-once: a message is gone once the server has pushed
+// it, whether or not batchwire acted on it. Ack, Nak and Term are therefore
+// no-ops that return nil, and a message that was buffered but not yet
+// handled when Run stops, or that the client dropped as a slow consumer, is
+// lost. Use a JetStream trigger where every event must lead to a decision.
+type NATSSource struct {
+	nc      *nats.Conn
+	trigger config.Trigger
+	logger  *slog.Logger
+}
+
+// NewNATSSource returns a source for t, which must have NATS settings.
+func NewNATSSource(nc *nats.Conn, t config.Trigger, logger *slog.Logger) *NATSSource {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &NATSSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name)}
+}
+
+// Name is the trigger's name.
+func (s *NATSSource) Name() string { return s.trigger.Name }
+
+// Run subscribes (in the queue group, if one is configured) and calls handle
+// for each valid event, one at a time, until ctx is done; then it
+// unsubscribes and returns nil. A message that does not decode goes to
+// invalid and the source carries on. Run returns an error only if it cannot
+// subscribe or the connection is closed under it.
+func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) error {
+	sub, err := s.subscribe()
+	if err != nil {
+		return err
+	}
+	defer s.unsubscribe(sub)
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		switch {
+		case err == nil:
+			s.deliver(ctx, msg, handle, invalid)
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, nats.ErrSlowConsumer):
+			dropped, _ := sub.Dropped()
+			s.logger.Warn("slow consumer: core NATS messages dropped", "subject", sub.Subject, "dropped_total", dropped)
+		default:
+			return fmt.Errorf("trigger %q: receive on %q: %w", s.trigger.Name, sub.Subject, err)
+		}
+	}
+}
+
+// subscribe uses a synchronous subscription so the handler runs on Run's
+// goroutine, in order, and with byte as well as message limits (a channel
+// subscription only bounds the message count).
+func (s *NATSSource) subscribe() (*nats.Subscription, error) {
+	if s.trigger.NATS == nil {
+		return nil, fmt.Errorf("trigger %q: no nats settings", s.trigger.Name)
+	}
+	subject, queue := s.trigger.NATS.Subject, s.trigger.NATS.Queue
+	sub, err := s.nc.QueueSubscribeSync(subject, queue)
+	if err != nil {
+		return nil, fmt.Errorf("trigger %q: subscribe to %q: %w", s.trigger.Name, subject, err)
+	}
+	if err := sub.SetPendingLimits(natsPendingMsgs, natsPendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("trigger %q: set pending limits on %q: %w", s.trigger.Name, subject, err)
+	}
+	s.logger.Info("subscribed to core NATS (at-most-once)", "subject", subject, "queue", queue)
+	return sub, nil
+}
+
+// unsubscribe stops intake at once. Messages still in the client buffer are
+// not handled: their handler would run with a cancelled context and could
+// not finish a decision anyway, so they are counted as lost instead.
+func (s *NATSSource) unsubscribe(sub *nats.Subscription) {
+	pending, _, _ := sub.Pending()
+	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		s.logger.Warn("unsubscribe from core NATS", "subject", sub.Subject, "err", err)
+	}
+	if pending > 0 {
+		s.logger.Warn("buffered core NATS messages dropped at shutdown", "subject", sub.Subject, "dropped", pending)
+	}
+	s.logger.Info("unsubscribed from core NATS", "subject", sub.Subject)
+}
+
+func (s *NATSSource) deliver(ctx context.Context, msg *nats.Msg, handle Handler, invalid Invalid) {
+	ev, err := DecodeNATS(msg)
+	if err != nil {
+		s.reject(msg, err, invalid)
+		return
+	}
+	handle(ctx, Delivery{
+		Trigger: s.trigger.Name,
+		Event:   ev,
+		Ack:     noopAck,
+		Nak:     noopNak,
+		Term:    noopTerm,
+	})
+}
+
+func (s *NATSSource) reject(msg *nats.Msg, err error, invalid Invalid) {
+	var decodeErr *DecodeError
+	if errors.As(err, &decodeErr) {
+		decodeErr.Trigger = s.trigger.Name
+	}
+	if invalid == nil {
+		s.logger.Warn("malformed event dropped", "subject", msg.Subject, "err", err)
+		return
+	}
+	invalid(s.trigger.Name, err)
+}

@@ -1,0 +1,151 @@
+package triggers
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+)
+
+// runServer starts a real nats-server for one test: random port, JetStream
+// in a temp dir, no signal handlers. It is shut down when the test ends.
+func runServer(t *testing.T) *server.Server {
+	t.Helper()
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      server.RANDOM_PORT,
+		JetStream: true,
+		StoreDir:  t.TempDir(),
+		NoSigs:    true,
+		NoLog:     true,
+	}
+	srv, err := server.NewServer(opts)
+	require.NoError(t, err)
+	srv.Start()
+	require.True(t, srv.ReadyForConnections(10*time.Second), "nats-server not ready")
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
+}
+
+// connect opens a client connection to srv, closed when the test ends.
+func connect(t *testing.T, srv *server.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(srv.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// testLogger writes to the test's output, shown only when a test fails or
+// with -v, so logs never pollute a passing run.
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.close)
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// testWriter stops forwarding once its test is cleaned up: nats.go runs
+// connection callbacks (closed, disconnected) asynchronously, and one that
+// logs after the test ended would race with the testing package.
+type testWriter struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.out == nil {
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.out = nil
+}
+
+// header is one header line of a fixture, its name in the fixture's case.
+type header struct{ name, value string }
+
+// httpFixture is an HTTP request from the shared test data, split into its
+// header lines (in order, case preserved) and its body.
+type httpFixture struct {
+	headers []header
+	body    []byte
+}
+
+// cloudEventsDir finds the shared CloudEvents payloads, whether they sit in
+// the repository or beside it in the workspace.
+func cloudEventsDir(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{"../testdata/cloudevents", "../../shared/testdata/cloudevents"} {
+		if info, err := os.Stat(dir); err == nil && info.IsDir() {
+			return dir
+		}
+	}
+	require.FailNow(t, "CloudEvents test data not found (testdata/cloudevents)")
+	return ""
+}
+
+// readHTTPFixture parses a raw request file by hand rather than with
+// http.ReadRequest, which would canonicalise header case and trim the body to
+// Content-Length; tests need both exactly as written.
+func readHTTPFixture(t *testing.T, name string) httpFixture {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(cloudEventsDir(t), name))
+	require.NoError(t, err)
+	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	head, body, found := bytes.Cut(raw, []byte("\n\n"))
+	require.True(t, found, "%s: no blank line between headers and body", name)
+	lines := strings.Split(string(head), "\n")[1:] // drop the request line
+	fixture := httpFixture{body: body}
+	for _, line := range lines {
+		name, value, ok := strings.Cut(line, ":")
+		require.True(t, ok, "header line %q", line)
+		fixture.headers = append(fixture.headers, header{strings.TrimSpace(name), strings.TrimSpace(value)})
+	}
+	return fixture
+}
+
+// natsMsg turns a fixture into a NATS message as a publisher would send it:
+// ce-* and Content-Type become NATS headers, HTTP-only headers are left out.
+func (f httpFixture) natsMsg(subject string) *nats.Msg {
+	msg := nats.NewMsg(subject)
+	for _, h := range f.headers {
+		lower := strings.ToLower(h.name)
+		if strings.HasPrefix(lower, "ce-") || lower == "content-type" {
+			msg.Header[h.name] = append(msg.Header[h.name], h.value)
+		}
+	}
+	msg.Data = f.body
+	return msg
+}
+
+// roundTrip publishes msg through the server and returns it as received, so
+// decoding is tested on what actually crosses the wire.
+func roundTrip(t *testing.T, nc *nats.Conn, msg *nats.Msg) *nats.Msg {
+	t.Helper()
+	sub, err := nc.SubscribeSync(msg.Subject)
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	require.NoError(t, nc.PublishMsg(msg))
+	received, err := sub.NextMsg(5 * time.Second)
+	require.NoError(t, err)
+	return received
+}
