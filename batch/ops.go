@@ -26,7 +26,7 @@ var (
 
 // Operation is what a batch job does to each workflow it selects.
 type Operation interface {
-	// Kind is the operation's name: signal, terminate, cancel, delete.
+	// Kind is the operation's name: signal, terminate, cancel, delete, reset.
 	Kind() string
 	validate() error
 }
@@ -178,6 +178,8 @@ func (c *Client) setOperation(req *workflowservice.StartBatchOperationRequest, o
 	case Delete:
 		req.Operation = &workflowservice.StartBatchOperationRequest_DeletionOperation{
 			DeletionOperation: &batchpb.BatchOperationDeletion{Identity: c.identity}}
+	case Reset:
+		c.setReset(req, o)
 	}
 }
 

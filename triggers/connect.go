@@ -33,6 +33,11 @@ func Connect(cfg config.NATS, embedded *server.Server, logger *slog.Logger) (*na
 		nats.Name("batchwire"),
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				// A nil error is our own close at shutdown, not an outage.
+				logger.Debug("nats disconnected")
+				return
+			}
 			logger.Warn("nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
