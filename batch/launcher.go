@@ -16,6 +16,7 @@ type API interface {
 	Count(ctx context.Context, namespace, query string) (int64, error)
 	Start(ctx context.Context, job Job) error
 	Describe(ctx context.Context, namespace, jobID string) (Progress, error)
+	Stop(ctx context.Context, namespace, jobID, reason string) error
 }
 
 // Observer hears about every step of every job, for metrics and logs.
@@ -62,7 +63,9 @@ type LauncherOptions struct {
 	PollInterval time.Duration
 	MinBackoff   time.Duration
 	MaxBackoff   time.Duration
-	Logger       *slog.Logger
+	// Watchdog stops a job whose progress has not moved for this long; 0 disables it.
+	Watchdog time.Duration
+	Logger   *slog.Logger
 }
 
 // Launcher runs jobs through one FIFO queue per namespace. The server allows
@@ -214,9 +217,12 @@ func (l *Launcher) exists(job Job) bool {
 }
 
 // follow describes the job until it ends, keeping the last non-zero counts
-// because the server reports zeros for failed jobs.
+// because the server reports zeros for failed jobs. A job whose progress does
+// not move within the watchdog period is stopped: a batch job whose query the
+// batcher cannot run stays Running with total 0 and holds the namespace's slot.
 func (l *Launcher) follow(job Job) {
 	var last Progress
+	moved := time.Now()
 	ticker := time.NewTicker(l.opts.PollInterval)
 	defer ticker.Stop()
 	for {
@@ -225,10 +231,14 @@ func (l *Launcher) follow(job Job) {
 			p = keepCounts(last, p)
 			if p != last {
 				l.obs.Progressed(job, p)
+				moved = time.Now()
 			}
 			last = p
 			if p.Done() {
 				l.obs.Finished(job, p)
+				return
+			}
+			if l.opts.Watchdog > 0 && time.Since(moved) > l.opts.Watchdog && l.stopWedged(job, p) {
 				return
 			}
 		} else {
@@ -240,6 +250,21 @@ func (l *Launcher) follow(job Job) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// stopWedged stops the job and reports it stopped; on failure the caller
+// keeps following and tries again on the next poll.
+func (l *Launcher) stopWedged(job Job, p Progress) bool {
+	reason := fmt.Sprintf("batchwire watchdog: no progress for %s", l.opts.Watchdog)
+	if err := l.api.Stop(l.ctx, job.Namespace, job.ID, reason); err != nil {
+		l.opts.Logger.Error("watchdog could not stop batch job", "job_id", job.ID, "namespace", job.Namespace, "err", err)
+		return false
+	}
+	l.opts.Logger.Warn("watchdog stopped batch job", "job_id", job.ID, "namespace", job.Namespace, "reason", reason)
+	p.State = StateStopped
+	l.obs.Progressed(job, p)
+	l.obs.Finished(job, p)
+	return true
 }
 
 func keepCounts(last, p Progress) Progress {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ type Config struct {
 	NATS     NATS      `yaml:"nats"`
 	HTTP     HTTP      `yaml:"http"`
 	Metrics  Metrics   `yaml:"metrics"`
+	Launch   Launch    `yaml:"launch"`
+	Audit    Audit     `yaml:"audit"`
 	DataDir  string    `yaml:"data_dir"`
 	Triggers []Trigger `yaml:"triggers"`
 	Rules    []Rule    `yaml:"rules"`
@@ -84,6 +87,34 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Launch holds settings for every launch, whatever the rule.
+type Launch struct {
+	// Paused stops every launch without stopping intake: events are still
+	// decoded, matched and audited, and matches are recorded as blocked by the
+	// "paused" guard. Reloadable.
+	Paused bool `yaml:"paused"`
+	// Watchdog stops a job of ours whose progress has not moved for this long,
+	// so one wedged job cannot hold a namespace's batch slot for good. 0 disables.
+	Watchdog Duration `yaml:"watchdog"`
+	// AutoClientMax is the largest preflight count for which engine "auto"
+	// picks the client-side engine; larger jobs go to the server batcher.
+	AutoClientMax int64 `yaml:"auto_client_max"`
+	// ClientConcurrency and ClientRPS bound the client-side engine per job.
+	ClientConcurrency int     `yaml:"client_concurrency"`
+	ClientRPS         float64 `yaml:"client_rps"`
+}
+
+// Audit configures the decision audit trail: every decision is one record,
+// logged and published to a JetStream stream.
+type Audit struct {
+	// Stream is the JetStream stream; empty disables the stream (records are still logged).
+	Stream string `yaml:"stream"`
+	// Subject prefix; records go to <subject>.<rule>.
+	Subject string `yaml:"subject"`
+	// Retention is how long records are kept.
+	Retention Duration `yaml:"retention"`
+}
+
 // Metrics tunes the exported series.
 type Metrics struct {
 	// JobRetention keeps a finished job's per-job series this long so its
@@ -93,8 +124,9 @@ type Metrics struct {
 
 // Trigger is a named event source. Exactly one source kind is set.
 type Trigger struct {
-	Name string       `yaml:"name"`
-	NATS *NATSTrigger `yaml:"nats"`
+	Name      string            `yaml:"name"`
+	NATS      *NATSTrigger      `yaml:"nats"`
+	JetStream *JetStreamTrigger `yaml:"jetstream"`
 
 	Line int `yaml:"-"`
 }
@@ -103,6 +135,22 @@ type Trigger struct {
 type NATSTrigger struct {
 	Subject string `yaml:"subject"`
 	Queue   string `yaml:"queue"`
+}
+
+// JetStreamTrigger consumes a JetStream stream with a durable consumer
+// (at-least-once): a message is acked only once its decision is final.
+type JetStreamTrigger struct {
+	Stream   string   `yaml:"stream"`
+	Subjects []string `yaml:"subjects"`
+	Durable  string   `yaml:"durable"`
+	// CreateStream creates the stream with Subjects when it does not exist.
+	CreateStream *bool `yaml:"create_stream"`
+	// MaxDeliver bounds redeliveries; after the last one the message goes to DeadLetter.
+	MaxDeliver int      `yaml:"max_deliver"`
+	AckWait    Duration `yaml:"ack_wait"`
+	// DeadLetter is the subject a message is published to, with the error,
+	// after MaxDeliver failed attempts.
+	DeadLetter string `yaml:"dead_letter"`
 }
 
 // Rule matches events of one trigger and describes the batch operation to run.
@@ -114,7 +162,16 @@ type Rule struct {
 	Query     string `yaml:"query"`
 	Reason    string `yaml:"reason"`
 
-	Signal *SignalAction `yaml:"signal"`
+	Signal    *SignalAction `yaml:"signal"`
+	Terminate *EmptyAction  `yaml:"terminate"`
+	Cancel    *EmptyAction  `yaml:"cancel"`
+	Delete    *EmptyAction  `yaml:"delete"`
+	Reset     *ResetAction  `yaml:"reset"`
+
+	// Engine chooses the launch path: server (StartBatchOperation), client
+	// (batchwire's own engine) or auto (client for operations the server
+	// lacks and for small target sets, server otherwise).
+	Engine string `yaml:"engine"`
 
 	Guards Guards `yaml:"guards"`
 
@@ -131,22 +188,67 @@ type SignalAction struct {
 	Input any `yaml:"input"`
 }
 
+// EmptyAction is an action without arguments: `terminate: {}`.
+type EmptyAction struct{}
+
+// ResetAction resets each selected workflow to a point in its history.
+type ResetAction struct {
+	// Type is FirstWorkflowTask, LastWorkflowTask, BuildId (server side), or
+	// LastContinuedAsNew, WorkflowExecutionSignaled (client engine).
+	Type    string `yaml:"type"`
+	BuildID string `yaml:"build_id"`
+	// OnlyNonDeterministic resets only executions whose last workflow task
+	// failed with a non-determinism error (client engine).
+	OnlyNonDeterministic bool `yaml:"only_non_deterministic"`
+	// BadBinaryChecksum resets to before the first workflow task completed by
+	// this binary (client engine).
+	BadBinaryChecksum string `yaml:"bad_binary_checksum"`
+	// ExcludeReapply lists events not reapplied after the reset point:
+	// signal, update, cancel_request, nexus.
+	ExcludeReapply []string `yaml:"exclude_reapply"`
+}
+
 // Guards limit what a rule may do.
 type Guards struct {
 	// MaxWorkflows refuses a launch whose query counts more executions.
 	MaxWorkflows int64 `yaml:"max_workflows"`
-	// DryRun renders and counts but never launches.
+	// DryRun renders and counts but never launches (shadow mode).
 	DryRun bool `yaml:"dry_run"`
+	// Cooldown launches the same rule with the same rendered query at most
+	// once per window; later matches are recorded as blocked.
+	Cooldown Duration `yaml:"cooldown"`
+	// Rate bounds the rule's launches; a match over the rate is delayed and
+	// retried, never dropped.
+	Rate *Rate `yaml:"rate"`
+}
+
+// Rate is a number of launches per interval.
+type Rate struct {
+	Launches int      `yaml:"launches"`
+	Per      Duration `yaml:"per"`
 }
 
 // Operation names the rule's action, for metrics and tables.
 func (r *Rule) Operation() string {
-	switch {
-	case r.Signal != nil:
-		return "signal"
-	default:
+	ops := r.operations()
+	if len(ops) != 1 {
 		return ""
 	}
+	return ops[0]
+}
+
+func (r *Rule) operations() []string {
+	var ops []string
+	for name, set := range map[string]bool{
+		"signal": r.Signal != nil, "terminate": r.Terminate != nil, "cancel": r.Cancel != nil,
+		"delete": r.Delete != nil, "reset": r.Reset != nil,
+	} {
+		if set {
+			ops = append(ops, name)
+		}
+	}
+	sort.Strings(ops)
+	return ops
 }
 
 // Load reads and validates the configuration file at path.
@@ -199,6 +301,24 @@ func (c *Config) applyDefaults() {
 	if c.Metrics.JobRetention == 0 {
 		c.Metrics.JobRetention = Duration(10 * time.Minute)
 	}
+	if c.Launch.Watchdog == 0 {
+		c.Launch.Watchdog = Duration(5 * time.Minute)
+	}
+	if c.Launch.AutoClientMax == 0 {
+		c.Launch.AutoClientMax = 100
+	}
+	if c.Launch.ClientConcurrency == 0 {
+		c.Launch.ClientConcurrency = 8
+	}
+	if c.Launch.ClientRPS == 0 {
+		c.Launch.ClientRPS = 50
+	}
+	if c.Audit.Subject == "" {
+		c.Audit.Subject = "batchwire.audit"
+	}
+	if c.Audit.Retention == 0 {
+		c.Audit.Retention = Duration(7 * 24 * time.Hour)
+	}
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
@@ -209,6 +329,12 @@ func (c *Config) applyDefaults() {
 		if c.Rules[i].Namespace == "" {
 			c.Rules[i].Namespace = c.Temporal.Namespace
 		}
+		if c.Rules[i].Engine == "" {
+			c.Rules[i].Engine = "auto"
+		}
+	}
+	for i := range c.Triggers {
+		c.Triggers[i].applyDefaults()
 	}
 }
 
@@ -245,15 +371,52 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+func (t *Trigger) applyDefaults() {
+	js := t.JetStream
+	if js == nil {
+		return
+	}
+	if js.Durable == "" {
+		js.Durable = "batchwire-" + t.Name
+	}
+	if js.CreateStream == nil {
+		yes := true
+		js.CreateStream = &yes
+	}
+	if js.MaxDeliver == 0 {
+		js.MaxDeliver = 5
+	}
+	if js.AckWait == 0 {
+		js.AckWait = Duration(30 * time.Second)
+	}
+	if js.DeadLetter == "" {
+		js.DeadLetter = "batchwire.dead." + t.Name
+	}
+}
+
 func (t *Trigger) validate() error {
 	if t.Name == "" {
 		return errors.New("name: required")
 	}
-	if t.NATS == nil {
-		return fmt.Errorf("trigger %q: one source is required (nats)", t.Name)
-	}
-	if strings.TrimSpace(t.NATS.Subject) == "" {
-		return fmt.Errorf("trigger %q: nats.subject: required", t.Name)
+	switch {
+	case t.NATS != nil && t.JetStream != nil:
+		return fmt.Errorf("trigger %q: one source per trigger, got nats and jetstream", t.Name)
+	case t.NATS != nil:
+		if strings.TrimSpace(t.NATS.Subject) == "" {
+			return fmt.Errorf("trigger %q: nats.subject: required", t.Name)
+		}
+	case t.JetStream != nil:
+		if t.JetStream.Stream == "" {
+			return fmt.Errorf("trigger %q: jetstream.stream: required", t.Name)
+		}
+		if *t.JetStream.CreateStream && len(t.JetStream.Subjects) == 0 {
+			return fmt.Errorf("trigger %q: jetstream.subjects: required to create the stream", t.Name)
+		}
+		if t.JetStream.MaxDeliver < 1 {
+			return fmt.Errorf("trigger %q: jetstream.max_deliver: must be at least 1", t.Name)
+		}
+	default:
+		return fmt.Errorf("trigger %q: one source is required (nats or jetstream)", t.Name)
 	}
 	return nil
 }
@@ -277,15 +440,68 @@ func (r *Rule) validate(triggers map[string]bool) error {
 	if strings.TrimSpace(r.Reason) == "" {
 		errs = append(errs, errors.New("reason: required"))
 	}
-	if r.Signal == nil {
-		errs = append(errs, errors.New("an action is required (signal)"))
-	} else if strings.TrimSpace(r.Signal.Name) == "" {
-		errs = append(errs, errors.New("signal.name: required"))
-	}
+	errs = append(errs, r.validateAction()...)
 	if r.Guards.MaxWorkflows < 0 {
 		errs = append(errs, errors.New("guards.max_workflows: must not be negative"))
 	}
+	if rate := r.Guards.Rate; rate != nil && (rate.Launches <= 0 || rate.Per <= 0) {
+		errs = append(errs, errors.New("guards.rate: launches and per must both be positive"))
+	}
+	switch r.Engine {
+	case "", "auto", "server", "client":
+	default:
+		errs = append(errs, fmt.Errorf("engine: want server, client or auto, got %q", r.Engine))
+	}
 	return errors.Join(errs...)
+}
+
+func (r *Rule) validateAction() []error {
+	ops := r.operations()
+	switch {
+	case len(ops) == 0:
+		return []error{errors.New("an action is required: signal, terminate, cancel, delete or reset")}
+	case len(ops) > 1:
+		return []error{fmt.Errorf("one action per rule, got %s", strings.Join(ops, " and "))}
+	case r.Signal != nil && strings.TrimSpace(r.Signal.Name) == "":
+		return []error{errors.New("signal.name: required")}
+	case r.Reset != nil:
+		return r.Reset.validate(r.Engine)
+	}
+	return nil
+}
+
+var resetTypes = map[string]bool{"FirstWorkflowTask": true, "LastWorkflowTask": true, "BuildId": true,
+	"LastContinuedAsNew": true, "WorkflowExecutionSignaled": true}
+
+func (a *ResetAction) validate(engine string) []error {
+	var errs []error
+	if !resetTypes[a.Type] {
+		errs = append(errs, fmt.Errorf("reset.type: want FirstWorkflowTask, LastWorkflowTask, BuildId, "+
+			"LastContinuedAsNew or WorkflowExecutionSignaled, got %q", a.Type))
+	}
+	if a.Type == "BuildId" && a.BuildID == "" {
+		errs = append(errs, errors.New("reset.build_id: required for type BuildId"))
+	}
+	if engine == "server" && a.ClientOnly() {
+		errs = append(errs, fmt.Errorf("engine: server cannot run reset type %s with these options; use client or auto", a.Type))
+	}
+	for _, e := range a.ExcludeReapply {
+		switch e {
+		case "signal", "update", "cancel_request", "nexus":
+		default:
+			errs = append(errs, fmt.Errorf("reset.exclude_reapply: unknown %q (want signal, update, cancel_request, nexus)", e))
+		}
+	}
+	return errs
+}
+
+// ClientOnly reports whether only the client-side engine can run this reset.
+func (a *ResetAction) ClientOnly() bool {
+	switch a.Type {
+	case "FirstWorkflowTask", "LastWorkflowTask", "BuildId":
+		return a.OnlyNonDeterministic || a.BadBinaryChecksum != ""
+	}
+	return true
 }
 
 // Duration is a time.Duration written as "10s", "5m".

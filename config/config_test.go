@@ -57,7 +57,9 @@ func TestParseErrors(t *testing.T) {
 			s = strings.Replace(s, "    query: WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'\n", "", 1)
 			return strings.Replace(s, "    reason: flag changed\n", "", 1)
 		}, []string{"query: required", "reason: required"}},
-		{"bad duration", func(s string) string { return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  dial_timeout: soon", 1) },
+		{"bad duration", func(s string) string {
+			return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  dial_timeout: soon", 1)
+		},
 			[]string{`invalid duration "soon"`}},
 		{"duplicate rule", func(s string) string {
 			i := strings.Index(s, "  - name: broadcast")
@@ -65,7 +67,29 @@ func TestParseErrors(t *testing.T) {
 		}, []string{`duplicate rule name "broadcast"`}},
 		{"trigger without source", func(s string) string { return strings.Replace(s, "    nats: {subject: flags.changed}\n", "", 1) },
 			[]string{`trigger "flags": one source is required`}},
-		{"cert without key", func(s string) string { return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  tls: {cert_file: c.pem}", 1) },
+		{"two actions", func(s string) string { return strings.Replace(s, "    reason:", "    terminate: {}\n    reason:", 1) },
+			[]string{"one action per rule, got signal and terminate"}},
+		{"no action", func(s string) string {
+			return strings.Replace(s, "    signal: {name: flag_changed, input: {flag: \"{{ data.key }}\"}}\n", "", 1)
+		}, []string{"an action is required"}},
+		{"unknown reset type", func(s string) string {
+			return strings.Replace(s, "    signal: {name: flag_changed, input: {flag: \"{{ data.key }}\"}}", "    reset: {type: Yesterday}", 1)
+		}, []string{`reset.type: want FirstWorkflowTask`, `got "Yesterday"`}},
+		{"client-only reset on server engine", func(s string) string {
+			return strings.Replace(s, "    signal: {name: flag_changed, input: {flag: \"{{ data.key }}\"}}",
+				"    reset: {type: LastContinuedAsNew}\n    engine: server", 1)
+		}, []string{"engine: server cannot run reset type LastContinuedAsNew"}},
+		{"bad engine", func(s string) string { return strings.Replace(s, "    reason:", "    engine: fast\n    reason:", 1) },
+			[]string{`engine: want server, client or auto, got "fast"`}},
+		{"bad rate", func(s string) string {
+			return strings.Replace(s, "    reason:", "    guards: {rate: {launches: 0, per: 1m}}\n    reason:", 1)
+		}, []string{"guards.rate: launches and per must both be positive"}},
+		{"jetstream without subjects", func(s string) string {
+			return strings.Replace(s, "nats: {subject: flags.changed}", "jetstream: {stream: FLAGS}", 1)
+		}, []string{"jetstream.subjects: required to create the stream"}},
+		{"cert without key", func(s string) string {
+			return strings.Replace(s, "127.0.0.1:7233", "127.0.0.1:7233\n  tls: {cert_file: c.pem}", 1)
+		},
 			[]string{"cert_file and key_file must be set together"}},
 	}
 	for _, tt := range tests {
@@ -77,6 +101,18 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestJetStreamDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(validConfig, "nats: {subject: flags.changed}",
+		"jetstream: {stream: FLAGS, subjects: [flags.>]}", 1)))
+	require.NoError(t, err)
+	js := cfg.Triggers[0].JetStream
+	require.Equal(t, "batchwire-flags", js.Durable)
+	require.Equal(t, 5, js.MaxDeliver)
+	require.Equal(t, "batchwire.dead.flags", js.DeadLetter)
+	require.True(t, *js.CreateStream)
+	require.Equal(t, "auto", cfg.Rules[0].Engine)
 }
 
 func TestParseEmpty(t *testing.T) {

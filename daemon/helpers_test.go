@@ -3,11 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,13 +17,12 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/examples/worker/flags"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // Namespaces created at dev server start; a test that launches batch jobs
@@ -37,74 +33,13 @@ var testNamespaces = []string{"e2e-broadcast", "e2e-misc"}
 var temporalHostPort string
 
 func TestMain(m *testing.M) {
-	os.Exit(runWithDevServer(m))
+	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, testNamespaces...))
 }
 
-func runWithDevServer(m *testing.M) int {
-	path, err := temporalBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "daemon tests need the temporal CLI:", err)
-		return 1
-	}
-	args := []string{"--search-attribute", "Tenant=Keyword"}
-	for _, ns := range testNamespaces {
-		args = append(args, "--namespace", ns)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
-		ClientOptions: &client.Options{Logger: quietSDKLogger()},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
-		return 1
-	}
-	defer func() { _ = srv.Stop() }()
-	temporalHostPort = srv.FrontendHostPort()
-	return m.Run()
-}
-
-// temporalBinary finds the CLI that `make test` built or found (TEMPORAL_BIN).
-func temporalBinary() (string, error) {
-	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
-		return p, nil
-	}
-	if p, err := filepath.Abs("../.bin/temporal"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("temporal")
-	if err != nil {
-		return "", fmt.Errorf("set TEMPORAL_BIN, or run `make test`, which builds it into .bin/: %w", err)
-	}
-	return p, nil
-}
-
-func quietSDKLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-}
-
-// runNATS starts an in-process nats-server with JetStream in a temp dir.
-func runNATS(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	require.NoError(t, err)
-	go srv.Start()
-	require.True(t, srv.ReadyForConnections(10*time.Second), "nats-server not ready")
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
+func runNATS(t *testing.T) *server.Server { return testenv.RunNATS(t) }
 
 func dialTemporal(t *testing.T, namespace string) client.Client {
-	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: quietSDKLogger()})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
+	return testenv.Dial(t, temporalHostPort, namespace)
 }
 
 // startFlagWorker runs the example worker in-process on the namespace.

@@ -1,0 +1,219 @@
+package batch_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
+)
+
+// Each test that launches batch jobs takes its own namespace: the server runs
+// one batch operation per namespace at a time.
+var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-guards"}
+
+var temporalHostPort string
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, launcherNamespaces...))
+}
+
+const waitQueue = "batch-test"
+
+// waitForSignal is a test workflow that runs until it is signalled "done".
+func waitForSignal(ctx workflow.Context) error {
+	workflow.GetSignalChannel(ctx, "done").Receive(ctx, nil)
+	return nil
+}
+
+// startWaiting starts n waiting workflows whose ids share prefix and waits
+// until visibility shows them all.
+func startWaiting(t *testing.T, c client.Client, namespace, prefix string, n int) {
+	t.Helper()
+	w := worker.New(c, waitQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(waitForSignal, workflow.RegisterOptions{Name: "WaitForSignal"})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	for i := range n {
+		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+			ID: fmt.Sprintf("%s-%d", prefix, i), TaskQueue: waitQueue,
+		}, "WaitForSignal")
+		require.NoError(t, err)
+	}
+	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query,
+		})
+		require.NoError(ct, err)
+		require.EqualValues(ct, n, resp.GetCount())
+	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// recorder is an Observer that keeps everything it hears.
+type recorder struct {
+	mu        sync.Mutex
+	decisions []batch.Decision
+	finished  map[string]batch.Progress
+	maxDepth  int
+}
+
+func newRecorder() *recorder { return &recorder{finished: map[string]batch.Progress{}} }
+
+func (r *recorder) QueueDepth(_ string, depth int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxDepth = max(r.maxDepth, depth)
+}
+
+func (r *recorder) Decided(d batch.Decision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.decisions = append(r.decisions, d)
+}
+
+func (r *recorder) Progressed(batch.Job, batch.Progress) {}
+
+func (r *recorder) Finished(job batch.Job, p batch.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished[job.ID] = p
+}
+
+func (r *recorder) finishedJob(id string) (batch.Progress, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.finished[id]
+	return p, ok
+}
+
+func dialBatch(t *testing.T, namespace string) *batch.Client {
+	t.Helper()
+	c, err := batch.Dial(context.Background(), batch.Options{Address: temporalHostPort, Namespace: namespace}, slog.Default())
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func newLauncher(t *testing.T, c *batch.Client, obs batch.Observer, watchdog time.Duration) *batch.Launcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := batch.NewLauncher(ctx, c, obs, batch.LauncherOptions{PollInterval: 100 * time.Millisecond, Watchdog: watchdog})
+	t.Cleanup(func() { cancel(); l.Wait() })
+	return l
+}
+
+func signalJob(id, namespace, query string) batch.Job {
+	return batch.Job{ID: id, Namespace: namespace, Query: query, Reason: "test", Op: batch.Signal{Name: "poke"}}
+}
+
+// A burst of jobs for one namespace runs one after the other: none fails with
+// "Max concurrent batch operations is reached".
+func TestLauncherQueuesJobsPerNamespace(t *testing.T) {
+	const ns = "launch-queue"
+	startWaiting(t, testenv.Dial(t, temporalHostPort, ns), ns, "queue", 3)
+	c := dialBatch(t, ns)
+	rec := newRecorder()
+	l := newLauncher(t, c, rec, 0)
+	query := "WorkflowId STARTS_WITH 'queue' AND ExecutionStatus = 'Running'"
+
+	var decisions []<-chan batch.Decision
+	for i := range 4 {
+		decisions = append(decisions, l.Submit(batch.Request{Job: signalJob(fmt.Sprintf("queue-job-%d", i), ns, query)}))
+	}
+	for i, ch := range decisions {
+		d := <-ch
+		require.NoError(t, d.Err, "job %d", i)
+		require.Equal(t, batch.OutcomeLaunched, d.Outcome, "job %d", i)
+		require.EqualValues(t, 3, d.Count)
+	}
+	for i := range 4 {
+		require.Eventually(t, func() bool {
+			p, ok := rec.finishedJob(fmt.Sprintf("queue-job-%d", i))
+			return ok && p.State == batch.StateCompleted && p.Completed == 3
+		}, 60*time.Second, 50*time.Millisecond, "job %d", i)
+	}
+	require.GreaterOrEqual(t, rec.maxDepth, 2, "later jobs waited in the queue")
+
+	// Relaunching a finished job id is a duplicate, not a second job.
+	d := <-l.Submit(batch.Request{Job: signalJob("queue-job-0", ns, query)})
+	require.Equal(t, batch.OutcomeDuplicate, d.Outcome)
+}
+
+// A query whose trailing comment swallows the clause the batcher appends
+// counts fine but wedges the job; the watchdog stops it and frees the slot.
+func TestWatchdogStopsWedgedJob(t *testing.T) {
+	const ns = "launch-watchdog"
+	startWaiting(t, testenv.Dial(t, temporalHostPort, ns), ns, "wedge", 2)
+	c := dialBatch(t, ns)
+	rec := newRecorder()
+	l := newLauncher(t, c, rec, 3*time.Second)
+
+	wedged := "WorkflowId STARTS_WITH 'wedge' -- a comment ends the query"
+	d := <-l.Submit(batch.Request{Job: signalJob("wedged-job", ns, wedged)})
+	require.Equal(t, batch.OutcomeLaunched, d.Outcome, "the preflight count accepts the query: %v", d.Err)
+	require.Eventually(t, func() bool {
+		p, ok := rec.finishedJob("wedged-job")
+		return ok && p.State == batch.StateStopped
+	}, 60*time.Second, 100*time.Millisecond, "watchdog did not stop the wedged job")
+
+	// The namespace's slot is free again: a good job runs to completion.
+	good := "WorkflowId STARTS_WITH 'wedge' AND ExecutionStatus = 'Running'"
+	d = <-l.Submit(batch.Request{Job: signalJob("after-wedge", ns, good)})
+	require.Equal(t, batch.OutcomeLaunched, d.Outcome, "%v", d.Err)
+	require.Eventually(t, func() bool {
+		p, ok := rec.finishedJob("after-wedge")
+		return ok && p.State == batch.StateCompleted && p.Completed == 2
+	}, 60*time.Second, 100*time.Millisecond)
+}
+
+func TestLauncherGuardsAndPreflight(t *testing.T) {
+	const ns = "launch-guards"
+	startWaiting(t, testenv.Dial(t, temporalHostPort, ns), ns, "guard", 3)
+	c := dialBatch(t, ns)
+	l := newLauncher(t, c, newRecorder(), 0)
+	query := "WorkflowId STARTS_WITH 'guard' AND ExecutionStatus = 'Running'"
+
+	tests := []struct {
+		name    string
+		req     batch.Request
+		outcome string
+		guard   string
+		errText string
+	}{
+		{"over max_workflows", batch.Request{Job: signalJob("g-max", ns, query), MaxWorkflows: 2},
+			batch.OutcomeBlocked, "max_workflows", "selects 3 workflows, more than max_workflows 2"},
+		{"dry run", batch.Request{Job: signalJob("g-dry", ns, query), DryRun: true}, batch.OutcomeDryRun, "", ""},
+		{"query the server rejects", batch.Request{Job: signalJob("g-bad", ns, "NoSuchAttribute = 'x'")},
+			batch.OutcomeError, "", "preflight"},
+		{"missing signal name", batch.Request{Job: batch.Job{ID: "g-nosig", Namespace: ns, Query: query, Reason: "r", Op: batch.Signal{}}},
+			batch.OutcomeError, "", "signal name is required"},
+		{"within max_workflows", batch.Request{Job: signalJob("g-ok", ns, query), MaxWorkflows: 3}, batch.OutcomeLaunched, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := <-l.Submit(tt.req)
+			require.Equal(t, tt.outcome, d.Outcome, "err: %v", d.Err)
+			require.Equal(t, tt.guard, d.Guard)
+			if tt.errText != "" {
+				require.ErrorContains(t, d.Err, tt.errText)
+			}
+			if tt.outcome != batch.OutcomeLaunched {
+				_, err := c.Describe(context.Background(), ns, tt.req.Job.ID)
+				require.ErrorIs(t, err, batch.ErrNotFound, "nothing was launched")
+			}
+		})
+	}
+}
