@@ -1,0 +1,266 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/batchwire/batchwire/config"
+)
+
+// Set is a compiled, immutable set of rules, safe for concurrent use.
+type Set struct {
+	rules     []*Rule
+	byTrigger map[string][]*Rule
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	Name      string
+	Trigger   string
+	Namespace string
+	// Operation names the action ("signal"), for metrics and tables.
+	Operation string
+	// Config is a copy of the rule as configured.
+	Config config.Rule
+
+	when   cel.Program
+	query  *template
+	reason *template
+	input  *signalInput
+}
+
+// Result is the outcome of one rule for one event. Err holds an error of
+// the when expression or, with Matched set, of rendering the action.
+type Result struct {
+	Rule    *Rule
+	Matched bool
+	Action  *Action
+	Err     error
+}
+
+// Action is a rendered batch operation, ready for the guards and launcher.
+type Action struct {
+	Rule, Trigger, Namespace string
+	// Query is the rendered visibility query.
+	Query  string
+	Reason string
+	// Signal is set for signal rules.
+	Signal *Signal
+	// JobID is derived from the rule and the event so that a redelivered
+	// event maps to the batch job it already started.
+	JobID                           string
+	EventID, EventSource, EventType string
+}
+
+// Signal is the signal a signal rule sends.
+type Signal struct {
+	Name string
+	// Input is the JSON payload, nil when the rule has no input.
+	Input []byte
+}
+
+// Compile compiles rules in order and reports every problem at once, each
+// prefixed with the rule, its line and the field at fault.
+func Compile(rules []config.Rule) (*Set, error) {
+	set := &Set{byTrigger: map[string][]*Rule{}}
+	seen := map[string]bool{}
+	var errs []error
+	for i := range rules {
+		cfg := &rules[i]
+		rule, ruleErrs := compileRule(cfg)
+		if seen[cfg.Name] {
+			// Job ids are derived from the name, so two rules with one name
+			// would collide on every event.
+			ruleErrs = append(ruleErrs, errors.New("name: duplicate rule name"))
+		}
+		seen[cfg.Name] = true
+		for _, err := range ruleErrs {
+			errs = append(errs, fmt.Errorf("rule %q (line %d): %w", cfg.Name, cfg.Line, err))
+		}
+		if len(ruleErrs) == 0 {
+			set.rules = append(set.rules, rule)
+			set.byTrigger[rule.Trigger] = append(set.byTrigger[rule.Trigger], rule)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return set, nil
+}
+
+func compileRule(cfg *config.Rule) (*Rule, []error) {
+	rule := &Rule{
+		Name:      cfg.Name,
+		Trigger:   cfg.Trigger,
+		Namespace: cfg.Namespace,
+		Operation: cfg.Operation(),
+		Config:    copyRule(cfg),
+	}
+	var errs []error
+	var err error
+	rule.when, err = compileWhen(cfg.When)
+	errs = append(errs, fieldErrors("when: ", err)...)
+	rule.query, err = compileQuery(cfg.Query)
+	errs = append(errs, fieldErrors("query: ", err)...)
+	rule.reason, err = compileTemplate(cfg.Reason)
+	errs = append(errs, fieldErrors("reason: ", err)...)
+	if cfg.Signal != nil {
+		// Input errors already start with their path (signal.input.<key>).
+		rule.input, err = compileInput(cfg.Signal.Input)
+		errs = append(errs, fieldErrors("", err)...)
+	}
+	return rule, errs
+}
+
+// fieldErrors splits joined errors and prefixes each with its field, so
+// that every line of the report names the rule and the field at fault.
+func fieldErrors(field string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, inner := range joined.Unwrap() {
+			out = append(out, fieldErrors(field, inner)...)
+		}
+		return out
+	}
+	if field == "" {
+		return []error{err}
+	}
+	return []error{fmt.Errorf("%s%w", field, err)}
+}
+
+// compileWhen rejects an expression whose type is known not to be bool;
+// a dyn result is checked again at evaluation.
+func compileWhen(expr string) (cel.Program, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, errors.New(`empty expression (use "true" to match every event)`)
+	}
+	prg, outType, err := compileExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	if !outType.IsAssignableType(cel.BoolType) && !outType.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("must be a bool expression, is %s", outType)
+	}
+	return prg, nil
+}
+
+func copyRule(cfg *config.Rule) config.Rule {
+	copied := *cfg
+	if cfg.Signal != nil {
+		signal := *cfg.Signal
+		signal.Input = copyInput(signal.Input)
+		copied.Signal = &signal
+	}
+	return copied
+}
+
+// Rules returns the rules in configuration order.
+func (s *Set) Rules() []*Rule {
+	return append([]*Rule(nil), s.rules...)
+}
+
+// Evaluate matches the rules of trigger against ev at time now and renders
+// the action of each match. It is pure: the same inputs give the same
+// results.
+func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []Result {
+	rules := s.byTrigger[trigger]
+	if len(rules) == 0 {
+		return nil
+	}
+	results := make([]Result, len(rules))
+	if ev == nil {
+		for i, rule := range rules {
+			results[i] = Result{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)}
+		}
+		return results
+	}
+	act := newActivation(ev, now)
+	for i, rule := range rules {
+		results[i] = rule.evaluate(act, trigger, ev)
+	}
+	return results
+}
+
+func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Result {
+	matched, err := r.match(act)
+	if err != nil {
+		return Result{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}
+	}
+	if !matched {
+		return Result{Rule: r}
+	}
+	action, err := r.render(act, trigger, ev)
+	if err != nil {
+		return Result{Rule: r, Matched: true, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
+	}
+	return Result{Rule: r, Matched: true, Action: action}
+}
+
+func (r *Rule) match(act *activation) (bool, error) {
+	out, _, err := r.when.Eval(act)
+	if err != nil {
+		return false, err
+	}
+	matched, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("result is %s, not bool", typeName(out))
+	}
+	return bool(matched), nil
+}
+
+func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*Action, error) {
+	query, err := r.query.render(act, queryLiteral)
+	if err != nil {
+		return nil, fmt.Errorf("render query: %w", err)
+	}
+	reason, err := r.reason.render(act, plainText)
+	if err != nil {
+		return nil, fmt.Errorf("render reason: %w", err)
+	}
+	action := &Action{
+		Rule: r.Name, Trigger: trigger, Namespace: r.Namespace,
+		Query: query, Reason: reason,
+		JobID:   JobID(r.Name, ev.Source(), ev.ID()),
+		EventID: ev.ID(), EventSource: ev.Source(), EventType: ev.Type(),
+	}
+	if r.Config.Signal != nil {
+		input, err := r.input.render(act)
+		if err != nil {
+			return nil, fmt.Errorf("render %w", err)
+		}
+		action.Signal = &Signal{Name: r.Config.Signal.Name, Input: input}
+	}
+	return action, nil
+}
+
+// maxJobIDName bounds the readable part of a job id; the hash keeps it unique.
+const maxJobIDName = 40
+
+// JobID returns the batch job id for a rule and an event. It is stable, so a
+// redelivered event finds the job it already started, and the hash keeps ids
+// of different rules or events apart even when sanitised names collide. NUL
+// separates the fields because CloudEvents attributes cannot contain it.
+func JobID(rule, source, id string) string {
+	sum := sha256.Sum256([]byte(rule + "\x00" + source + "\x00" + id))
+	name := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(rule))
+	if len(name) > maxJobIDName {
+		name = name[:maxJobIDName]
+	}
+	return "batchwire-" + name + "-" + hex.EncodeToString(sum[:])[:20]
+}
