@@ -36,6 +36,13 @@ const (
 	OutcomeError     = "error"
 )
 
+// Engines a request can ask for.
+const (
+	EngineServer = "server"
+	EngineClient = "client"
+	EngineAuto   = "auto"
+)
+
 // Request is a job plus the guards that need a server to check.
 type Request struct {
 	Job Job
@@ -43,6 +50,18 @@ type Request struct {
 	MaxWorkflows int64
 	// DryRun counts but does not launch.
 	DryRun bool
+	// Engine is server, client or auto (the default): auto runs operations
+	// the server lacks and jobs of at most AutoClientMax workflows on the
+	// client engine, which needs no namespace slot, and the rest on the server.
+	Engine string
+}
+
+// ClientEngine runs batch jobs as batchwire's own workflow instead of the
+// server batcher. Its jobs report progress in the same shape.
+type ClientEngine interface {
+	Start(ctx context.Context, job Job) error
+	Describe(ctx context.Context, job Job) (Progress, error)
+	Stop(ctx context.Context, job Job, reason string) error
 }
 
 // Decision is what the launcher did with a request; it is final and durable
@@ -50,6 +69,10 @@ type Request struct {
 type Decision struct {
 	Job     Job
 	Outcome string
+	// Engine is the path the job took: server or client.
+	Engine string
+	// Counted says whether the preflight count ran (Count is meaningful).
+	Counted bool
 	// Guard names the guard that blocked the launch.
 	Guard string
 	// Count is the preflight count; visibility is eventually consistent, so it
@@ -65,7 +88,11 @@ type LauncherOptions struct {
 	MaxBackoff   time.Duration
 	// Watchdog stops a job whose progress has not moved for this long; 0 disables it.
 	Watchdog time.Duration
-	Logger   *slog.Logger
+	// Client runs client-engine jobs; nil means only the server batcher is available.
+	Client ClientEngine
+	// AutoClientMax is the largest count engine auto sends to the client engine.
+	AutoClientMax int64
+	Logger        *slog.Logger
 }
 
 // Launcher runs jobs through one FIFO queue per namespace. The server allows
@@ -109,17 +136,32 @@ func NewLauncher(ctx context.Context, api API, obs Observer, opts LauncherOption
 	return &Launcher{api: api, obs: obs, opts: opts, ctx: ctx, queues: map[string]*queue{}}
 }
 
-// Submit queues a request. The returned channel receives the decision once.
+// Submit takes a request. Server jobs wait in their namespace's queue; client
+// and auto requests are counted at once and only wait in the queue when auto
+// picks the server. The returned channel receives the decision once.
 func (l *Launcher) Submit(req Request) <-chan Decision {
 	done := make(chan Decision, 1)
-	ns := req.Job.Namespace
+	if req.Engine == EngineServer {
+		l.enqueue(queued{req: req, done: done})
+		return done
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.runClientOrRoute(queued{req: req, done: done})
+	}()
+	return done
+}
+
+func (l *Launcher) enqueue(item queued) {
+	ns := item.req.Job.Namespace
 	l.mu.Lock()
 	q := l.queues[ns]
 	if q == nil {
 		q = &queue{}
 		l.queues[ns] = q
 	}
-	q.pending = append(q.pending, queued{req: req, done: done})
+	q.pending = append(q.pending, item)
 	depth := len(q.pending)
 	start := !q.running
 	q.running = true
@@ -129,7 +171,6 @@ func (l *Launcher) Submit(req Request) <-chan Decision {
 		l.wg.Add(1)
 		go l.drain(ns, q)
 	}
-	return done
 }
 
 // Wait blocks until every queue has stopped (after the context is done) or drained.
@@ -153,80 +194,37 @@ func (l *Launcher) drain(ns string, q *queue) {
 	}
 }
 
-func (l *Launcher) run(item queued) {
-	d := l.decide(item.req)
-	l.obs.Decided(d)
-	item.done <- d
-	if d.Outcome == OutcomeLaunched || d.Outcome == OutcomeDuplicate {
-		l.follow(item.req.Job)
+// tracker describes and stops jobs of one engine.
+type tracker struct {
+	describe func(Job) (Progress, error)
+	stop     func(Job, string) error
+}
+
+func (l *Launcher) serverTracker() tracker {
+	return tracker{
+		describe: func(j Job) (Progress, error) { return l.api.Describe(l.ctx, j.Namespace, j.ID) },
+		stop:     func(j Job, reason string) error { return l.api.Stop(l.ctx, j.Namespace, j.ID, reason) },
 	}
 }
 
-// decide runs the preflight count, applies the guards and launches.
-func (l *Launcher) decide(req Request) Decision {
-	job := req.Job
-	d := Decision{Job: job}
-	if err := job.Validate(); err != nil {
-		d.Outcome, d.Err = OutcomeError, fmt.Errorf("batch job %q: %w", job.ID, err)
-		return d
+func (l *Launcher) clientTracker() tracker {
+	return tracker{
+		describe: func(j Job) (Progress, error) { return l.opts.Client.Describe(l.ctx, j) },
+		stop:     func(j Job, reason string) error { return l.opts.Client.Stop(l.ctx, j, reason) },
 	}
-	count, err := retry(l, "count", func() (int64, error) {
-		return l.api.Count(l.ctx, job.Namespace, job.Query)
-	})
-	if err != nil {
-		d.Outcome, d.Err = OutcomeError, fmt.Errorf("preflight: %w", err)
-		return d
-	}
-	d.Count = count
-	switch {
-	case req.MaxWorkflows > 0 && count > req.MaxWorkflows:
-		d.Outcome, d.Guard = OutcomeBlocked, "max_workflows"
-		d.Err = fmt.Errorf("query selects %d workflows, more than max_workflows %d", count, req.MaxWorkflows)
-		return d
-	case req.DryRun:
-		d.Outcome = OutcomeDryRun
-		return d
-	}
-	d.Outcome, d.Err = l.launch(job)
-	return d
-}
-
-func (l *Launcher) launch(job Job) (string, error) {
-	_, err := retry(l, "start", func() (struct{}, error) {
-		err := l.api.Start(l.ctx, job)
-		if errors.Is(err, ErrSlotBusy) && l.exists(job) {
-			// A relaunch of a job that is still running reports a busy slot
-			// before it reports the duplicate id.
-			return struct{}{}, fmt.Errorf("start: %w", ErrAlreadyStarted)
-		}
-		return struct{}{}, err
-	})
-	switch {
-	case err == nil:
-		return OutcomeLaunched, nil
-	case errors.Is(err, ErrAlreadyStarted):
-		return OutcomeDuplicate, nil
-	default:
-		return OutcomeError, err
-	}
-}
-
-func (l *Launcher) exists(job Job) bool {
-	_, err := l.api.Describe(l.ctx, job.Namespace, job.ID)
-	return err == nil
 }
 
 // follow describes the job until it ends, keeping the last non-zero counts
 // because the server reports zeros for failed jobs. A job whose progress does
 // not move within the watchdog period is stopped: a batch job whose query the
 // batcher cannot run stays Running with total 0 and holds the namespace's slot.
-func (l *Launcher) follow(job Job) {
+func (l *Launcher) follow(job Job, t tracker) {
 	var last Progress
 	moved := time.Now()
 	ticker := time.NewTicker(l.opts.PollInterval)
 	defer ticker.Stop()
 	for {
-		p, err := l.api.Describe(l.ctx, job.Namespace, job.ID)
+		p, err := t.describe(job)
 		if err == nil {
 			p = keepCounts(last, p)
 			if p != last {
@@ -238,7 +236,7 @@ func (l *Launcher) follow(job Job) {
 				l.obs.Finished(job, p)
 				return
 			}
-			if l.opts.Watchdog > 0 && time.Since(moved) > l.opts.Watchdog && l.stopWedged(job, p) {
+			if l.opts.Watchdog > 0 && time.Since(moved) > l.opts.Watchdog && l.stopWedged(job, p, t) {
 				return
 			}
 		} else {
@@ -254,9 +252,9 @@ func (l *Launcher) follow(job Job) {
 
 // stopWedged stops the job and reports it stopped; on failure the caller
 // keeps following and tries again on the next poll.
-func (l *Launcher) stopWedged(job Job, p Progress) bool {
+func (l *Launcher) stopWedged(job Job, p Progress, t tracker) bool {
 	reason := fmt.Sprintf("batchwire watchdog: no progress for %s", l.opts.Watchdog)
-	if err := l.api.Stop(l.ctx, job.Namespace, job.ID, reason); err != nil {
+	if err := t.stop(job, reason); err != nil {
 		l.opts.Logger.Error("watchdog could not stop batch job", "job_id", job.ID, "namespace", job.Namespace, "err", err)
 		return false
 	}
@@ -279,6 +277,10 @@ func keepCounts(last, p Progress) Progress {
 func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
 	backoff := l.opts.MinBackoff
 	for {
+		if l.ctx.Err() != nil {
+			var zero T
+			return zero, fmt.Errorf("%s: %w", what, ErrShutdown)
+		}
 		v, err := call()
 		if err == nil || !transient(err) {
 			return v, err
@@ -286,7 +288,7 @@ func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
 		l.opts.Logger.Info("retrying", "call", what, "after", backoff, "err", err)
 		select {
 		case <-l.ctx.Done():
-			return v, fmt.Errorf("%s: gave up on shutdown: %w", what, err)
+			return v, fmt.Errorf("%s: %w (last error: %w)", what, ErrShutdown, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, l.opts.MaxBackoff)

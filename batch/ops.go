@@ -22,6 +22,9 @@ var (
 	ErrSlotBusy = errors.New("namespace batch slot busy")
 	// ErrNotFound means no batch job has this id.
 	ErrNotFound = errors.New("batch job not found")
+	// ErrShutdown means the launcher stopped before the decision was made;
+	// the event should be tried again by the next run.
+	ErrShutdown = errors.New("launcher shutting down")
 )
 
 // Operation is what a batch job does to each workflow it selects.
@@ -148,6 +151,9 @@ func (c *Client) Count(ctx context.Context, namespace, query string) (int64, err
 func (c *Client) Start(ctx context.Context, job Job) error {
 	if err := job.Validate(); err != nil {
 		return fmt.Errorf("batch job %q: %w", job.ID, err)
+	}
+	if !ServerSupports(job.Op) {
+		return fmt.Errorf("batch job %q: the server batcher cannot run %+v; use the client engine", job.ID, job.Op)
 	}
 	req := &workflowservice.StartBatchOperationRequest{
 		Namespace:              job.Namespace,

@@ -34,6 +34,12 @@ type Reset struct {
 	// ExcludeReapply lists event kinds not to reapply after the reset point:
 	// "signal", "update", "cancel_request", "nexus".
 	ExcludeReapply []string
+	// OnlyNonDeterministic resets only executions whose last workflow task
+	// failed with a non-determinism error (client engine only).
+	OnlyNonDeterministic bool
+	// BadBinaryChecksum resets to before the first workflow task completed by
+	// this binary (client engine only).
+	BadBinaryChecksum string
 }
 
 // Kind implements Operation.
@@ -41,6 +47,9 @@ func (Reset) Kind() string { return "reset" }
 
 // ServerSide reports whether the server batcher can run this reset.
 func (r Reset) ServerSide() bool {
+	if r.OnlyNonDeterministic || r.BadBinaryChecksum != "" {
+		return false
+	}
 	switch r.Type {
 	case ResetFirstWorkflowTask, ResetLastWorkflowTask, ResetBuildID:
 		return true
@@ -59,9 +68,6 @@ func (r Reset) validate() error {
 	if r.Type == ResetBuildID && r.BuildID == "" {
 		return errors.New("reset type BuildId needs a build id")
 	}
-	if !r.ServerSide() {
-		return fmt.Errorf("reset type %s is not supported by the server batcher; use the client engine", r.Type)
-	}
 	_, err := r.excludeTypes()
 	return err
 }
@@ -76,6 +82,13 @@ func (r Reset) excludeTypes() ([]enumspb.ResetReapplyExcludeType, error) {
 		out = append(out, enumspb.ResetReapplyExcludeType(v))
 	}
 	return out, nil
+}
+
+// ServerSupports reports whether the server batcher can run op; only some
+// resets need the client-side engine.
+func ServerSupports(op Operation) bool {
+	r, ok := op.(Reset)
+	return !ok || r.ServerSide()
 }
 
 func (r Reset) options() *commonpb.ResetOptions {

@@ -107,7 +107,9 @@ type Launch struct {
 // Audit configures the decision audit trail: every decision is one record,
 // logged and published to a JetStream stream.
 type Audit struct {
-	// Stream is the JetStream stream; empty disables the stream (records are still logged).
+	// Disabled keeps records out of JetStream; they are still logged.
+	Disabled bool `yaml:"disabled"`
+	// Stream is the JetStream stream that keeps the records.
 	Stream string `yaml:"stream"`
 	// Subject prefix; records go to <subject>.<rule>.
 	Subject string `yaml:"subject"`
@@ -312,6 +314,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Launch.ClientRPS == 0 {
 		c.Launch.ClientRPS = 50
+	}
+	if c.Audit.Stream == "" {
+		c.Audit.Stream = "BATCHWIRE_AUDIT"
 	}
 	if c.Audit.Subject == "" {
 		c.Audit.Subject = "batchwire.audit"

@@ -31,19 +31,30 @@ type Options struct {
 	Registry *prometheus.Registry
 	// APIKey is read by the caller from the file or env it names.
 	APIKey string
+	// ConfigPath is the file Reload reads; empty disables reloading.
+	ConfigPath string
+	// ClientEngine runs client-side batch jobs; nil starts batchwire's own
+	// engine worker on temporal.namespace.
+	ClientEngine batch.ClientEngine
+	// ShutdownGrace bounds how long Run waits for in-flight decisions after
+	// intake stops; 0 means 30s.
+	ShutdownGrace time.Duration
 	// Now is the clock rules see; nil means time.Now.
 	Now func() time.Time
 }
 
 // Daemon turns events into batch jobs.
 type Daemon struct {
-	cfg     *config.Config
+	cfg     *config.Config // as started: the parts that cannot change at run time
+	opts    Options
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *metrics
-	rules   atomic.Pointer[rules.Set]
-	apiKey  string
+	live    atomic.Pointer[liveState]
+	guards  *rules.GuardState
+	audit   *auditor
 	now     func() time.Time
+	reload  sync.Mutex
 
 	ready    atomic.Bool
 	httpAddr atomic.Value // string
@@ -70,11 +81,15 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	d := &Daemon{
-		cfg: opts.Config, log: opts.Logger, reg: opts.Registry, apiKey: opts.APIKey, now: opts.Now,
-		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
+	if opts.ShutdownGrace <= 0 {
+		opts.ShutdownGrace = 30 * time.Second
 	}
-	d.rules.Store(set)
+	d := &Daemon{
+		cfg: opts.Config, opts: opts, log: opts.Logger, reg: opts.Registry, now: opts.Now,
+		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
+		guards:  rules.NewGuardState(),
+	}
+	d.live.Store(&liveState{cfg: opts.Config, rules: set})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
 }
@@ -88,13 +103,14 @@ func (d *Daemon) NATSURL() string { s, _ := d.natsURL.Load().(string); return s 
 // Ready reports whether every trigger is subscribed.
 func (d *Daemon) Ready() bool { return d.ready.Load() }
 
-// Run starts everything and blocks until ctx is done or a component fails to
-// start. On return every in-flight decision has been made.
+// Run starts everything and blocks until ctx is done or a component fails.
+// On shutdown it stops intake first, then waits (up to ShutdownGrace) for
+// in-flight decisions; decisions still open after that are handed back to
+// their source (nak) for the next run.
 func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	httpErr, err := d.serveHTTP(ctx)
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	httpErr, err := d.serveHTTP(httpCtx)
 	if err != nil {
 		return err
 	}
@@ -108,26 +124,58 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer temporal.Close()
+	engine, stopEngine, err := d.startClientEngine(temporal)
+	if err != nil {
+		return err
+	}
+	defer stopEngine()
 
-	d.launcher = batch.NewLauncher(ctx, temporal, d, batch.LauncherOptions{
-		PollInterval: d.cfg.Temporal.PollInterval.Std(), Logger: d.log,
-	})
-	sources := d.startTriggers(ctx, nc)
+	launchCtx, stopLaunches := context.WithCancel(context.Background())
+	defer stopLaunches()
+	d.audit = newAuditor(ctx, d.cfg.Audit, nc, d.log, d.metrics.auditFailures.Inc)
+	d.launcher = batch.NewLauncher(launchCtx, temporal, d, d.launcherOptions(engine))
+	intakeCtx, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+	sources := d.startTriggers(intakeCtx, nc)
 	d.ready.Store(true)
 	d.log.Info("batchwire running", "http", d.HTTPAddr(), "nats", d.NATSURL(),
-		"temporal", d.cfg.Temporal.Address, "rules", len(d.rules.Load().Rules()))
+		"temporal", d.cfg.Temporal.Address, "rules", len(d.live.Load().rules.Rules()))
 
 	select {
 	case <-ctx.Done():
 	case err = <-httpErr:
 	}
 	d.ready.Store(false)
-	d.log.Info("batchwire stopping: intake closed, finishing in-flight decisions")
-	cancel()
+	d.log.Info("batchwire stopping: intake closed, finishing in-flight decisions", "grace", d.opts.ShutdownGrace)
+	stopIntake()
 	sources.Wait()
+	d.waitInflight(stopLaunches)
+	return err
+}
+
+// waitInflight gives in-flight decisions the grace period, then stops the
+// launcher so the rest end with batch.ErrShutdown and are nak'ed.
+func (d *Daemon) waitInflight(stopLaunches context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.opts.ShutdownGrace):
+		d.log.Warn("shutdown grace over; open decisions go back to their source")
+	}
+	stopLaunches()
 	d.inflight.Wait()
 	d.launcher.Wait()
-	return err
+}
+
+func (d *Daemon) launcherOptions(engine batch.ClientEngine) batch.LauncherOptions {
+	return batch.LauncherOptions{
+		PollInterval:  d.cfg.Temporal.PollInterval.Std(),
+		Watchdog:      d.cfg.Launch.Watchdog.Std(),
+		Client:        engine,
+		AutoClientMax: d.cfg.Launch.AutoClientMax,
+		Logger:        d.log,
+	}
 }
 
 func (d *Daemon) temporalOptions() batch.Options {
@@ -135,7 +183,7 @@ func (d *Daemon) temporalOptions() batch.Options {
 	return batch.Options{
 		Address:   t.Address,
 		Namespace: t.Namespace,
-		APIKey:    d.apiKey,
+		APIKey:    d.opts.APIKey,
 		TLS: batch.TLSOptions{
 			CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile,
 			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify,
@@ -180,7 +228,10 @@ func (d *Daemon) connectNATS() (*nats.Conn, func(), error) {
 func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, t := range d.cfg.Triggers {
-		src := triggers.NewNATSSource(nc, t, d.log)
+		var src source = triggers.NewNATSSource(nc, t, d.log)
+		if t.JetStream != nil {
+			src = triggers.NewJetStreamSource(nc, t, d.log)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -190,6 +241,12 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		}()
 	}
 	return &wg
+}
+
+// source is what every trigger kind offers.
+type source interface {
+	Name() string
+	Run(ctx context.Context, handle triggers.Handler, invalid triggers.Invalid) error
 }
 
 func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {

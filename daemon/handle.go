@@ -2,124 +2,150 @@ package daemon
 
 import (
 	"context"
-	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/rules"
 	"github.com/batchwire/batchwire/triggers"
 )
 
-// handle evaluates one event against the rules and submits every match. The
-// delivery is acked once every launch decision is final.
-func (d *Daemon) handle(_ context.Context, dl triggers.Delivery) {
+// launch is one admitted action waiting for its launch decision.
+type launch struct {
+	action   *rules.Action
+	decision <-chan batch.Decision
+}
+
+// handle evaluates one event against the rules of its trigger, runs the
+// guards and submits every admitted action. The delivery is acked once every
+// decision is final and audited, or nak'ed when an action must be retried.
+func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 	ev := dl.Event
 	d.metrics.eventsReceived.WithLabelValues(dl.Trigger).Inc()
 	log := d.log.With("trigger", dl.Trigger, "event_id", ev.ID(), "event_source", ev.Source(), "event_type", ev.Type())
-	var pending []<-chan batch.Decision
-	for _, res := range d.rules.Load().Evaluate(dl.Trigger, ev, d.now()) {
-		rule := res.Rule.Name
+	st := d.live.Load()
+	now := d.now()
+	var launches []launch
+	var retry time.Duration
+	for _, res := range st.rules.Evaluate(dl.Trigger, ev, now) {
+		rec := eventRecord(dl, res.Rule)
 		switch {
 		case res.Err != nil:
-			d.metrics.ruleEvaluations.WithLabelValues(rule, "error").Inc()
-			log.Warn("rule evaluation failed", "rule", rule, "err", res.Err)
+			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "error").Inc()
+			rec.Result, rec.Reason = ResultError, res.Err.Error()
 		case !res.Matched:
-			d.metrics.ruleEvaluations.WithLabelValues(rule, "not_matched").Inc()
-			log.Debug("rule did not match", "rule", rule)
+			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "not_matched").Inc()
+			rec.Result, rec.Reason = ResultNotMatched, "when is false"
 		default:
-			d.metrics.ruleEvaluations.WithLabelValues(rule, "matched").Inc()
-			log.Info("rule matched", "rule", rule, "namespace", res.Action.Namespace,
-				"query", res.Action.Query, "job_id", res.Action.JobID)
-			pending = append(pending, d.launcher.Submit(d.request(res.Rule, res.Action)))
+			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "matched").Inc()
+			v := d.guards.Admit(res.Rule, res.Action, st.cfg.Launch.Paused, now)
+			if v.Admitted() {
+				launches = append(launches, launch{res.Action, d.launcher.Submit(d.request(res.Rule, res.Action))})
+				continue
+			}
+			fillAction(&rec, res.Action)
+			rec.Result, rec.Guard, rec.Reason = ResultBlocked, v.Guard, v.Reason
+			if v.RetryAfter > 0 {
+				rec.Result, retry = ResultDelayed, max(retry, v.RetryAfter)
+			}
+			d.metrics.guardBlocked.WithLabelValues(res.Rule.Name, v.Guard).Inc()
 		}
+		d.audit.write(ctx, rec)
 	}
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
-		for _, ch := range pending {
-			<-ch
-		}
-		if err := dl.Ack(); err != nil {
-			log.Warn("ack failed", "err", err)
-		}
+		d.settle(ctx, dl, log, launches, retry)
 	}()
 }
 
+// settle waits for the launch decisions, audits them, then acks or naks.
+func (d *Daemon) settle(ctx context.Context, dl triggers.Delivery, log *slog.Logger, launches []launch, retry time.Duration) {
+	var cause error
+	if retry > 0 {
+		cause = errors.New("rate guard delayed a launch")
+	}
+	for _, l := range launches {
+		dec := <-l.decision
+		rec := eventRecord(dl, nil)
+		rec.Rule = l.action.Rule
+		fillDecision(&rec, l.action, dec)
+		d.audit.write(ctx, rec)
+		if dec.Outcome == batch.OutcomeError {
+			d.guards.Release(l.action)
+		}
+		if errors.Is(dec.Err, batch.ErrShutdown) {
+			cause = dec.Err
+		}
+	}
+	var err error
+	if cause != nil {
+		err = dl.Nak(retry, cause)
+	} else {
+		err = dl.Ack()
+	}
+	if err != nil {
+		log.Warn("settle delivery", "err", err)
+	}
+}
+
+func eventRecord(dl triggers.Delivery, rule *rules.Rule) Record {
+	rec := Record{Trigger: dl.Trigger, EventID: dl.Event.ID(), EventSource: dl.Event.Source(), EventType: dl.Event.Type()}
+	if rule != nil {
+		rec.Rule, rec.Namespace, rec.Operation = rule.Name, rule.Namespace, rule.Operation
+	}
+	return rec
+}
+
+func fillAction(rec *Record, a *rules.Action) {
+	rec.Namespace, rec.Operation, rec.Query, rec.JobID = a.Namespace, a.Operation, a.Query, a.JobID
+}
+
+func fillDecision(rec *Record, a *rules.Action, dec batch.Decision) {
+	fillAction(rec, a)
+	rec.Result, rec.Guard, rec.Engine = dec.Outcome, dec.Guard, dec.Engine
+	if dec.Err != nil {
+		rec.Reason = dec.Err.Error()
+	}
+	if dec.Counted {
+		count := dec.Count
+		rec.Count = &count
+	}
+}
+
+// request turns a rendered action into a launch request.
 func (d *Daemon) request(rule *rules.Rule, a *rules.Action) batch.Request {
 	job := batch.Job{
 		ID: a.JobID, Rule: a.Rule, Namespace: a.Namespace, Query: a.Query, Reason: a.Reason,
+		Op: operation(rule, a),
 	}
-	if a.Signal != nil {
-		job.Op = batch.Signal{Name: a.Signal.Name, Input: a.Signal.Input}
+	guards := rule.Config.Guards
+	return batch.Request{Job: job, MaxWorkflows: guards.MaxWorkflows, DryRun: guards.DryRun, Engine: rule.Config.Engine}
+}
+
+func operation(rule *rules.Rule, a *rules.Action) batch.Operation {
+	cfg := rule.Config
+	switch {
+	case a.Signal != nil:
+		return batch.Signal{Name: a.Signal.Name, Input: a.Signal.Input}
+	case cfg.Terminate != nil:
+		return batch.Terminate{}
+	case cfg.Cancel != nil:
+		return batch.Cancel{}
+	case cfg.Delete != nil:
+		return batch.Delete{}
+	case cfg.Reset != nil:
+		r := cfg.Reset
+		return batch.Reset{Type: r.Type, BuildID: r.BuildID, ExcludeReapply: r.ExcludeReapply,
+			OnlyNonDeterministic: r.OnlyNonDeterministic, BadBinaryChecksum: r.BadBinaryChecksum}
 	}
-	return batch.Request{
-		Job:          job,
-		MaxWorkflows: rule.Config.Guards.MaxWorkflows,
-		DryRun:       rule.Config.Guards.DryRun,
-	}
+	panic(fmt.Sprintf("rule %q: compiled without an action", rule.Name))
 }
 
 // invalid records a message that is not a CloudEvent.
 func (d *Daemon) invalid(trigger string, err error) {
 	d.metrics.eventsInvalid.WithLabelValues(trigger).Inc()
-	d.log.Warn("invalid event dropped", "trigger", trigger, "err", err)
-}
-
-// QueueDepth implements batch.Observer.
-func (d *Daemon) QueueDepth(namespace string, depth int) {
-	d.metrics.queueDepth.WithLabelValues(namespace).Set(float64(depth))
-}
-
-// Decided implements batch.Observer.
-func (d *Daemon) Decided(dec batch.Decision) {
-	job := dec.Job
-	d.metrics.decisions.WithLabelValues(job.Rule, dec.Outcome).Inc()
-	log := d.log.With("rule", job.Rule, "job_id", job.ID, "namespace", job.Namespace,
-		"outcome", dec.Outcome, "count", dec.Count)
-	switch dec.Outcome {
-	case batch.OutcomeLaunched:
-		d.metrics.jobsStarted.WithLabelValues(job.Rule, job.Op.Kind()).Inc()
-		log.Info("batch job launched", "operation", job.Op.Kind(), "query", job.Query)
-	case batch.OutcomeDuplicate:
-		d.metrics.duplicates.WithLabelValues(job.Rule).Inc()
-		log.Info("batch job already exists; duplicate event suppressed")
-	case batch.OutcomeBlocked:
-		d.metrics.guardBlocked.WithLabelValues(job.Rule, dec.Guard).Inc()
-		log.Warn("launch blocked by guard", "guard", dec.Guard, "err", dec.Err)
-	case batch.OutcomeDryRun:
-		log.Info("dry run: not launched", "query", job.Query)
-	default:
-		log.Error("launch failed", "err", dec.Err)
-	}
-}
-
-// Progressed implements batch.Observer.
-func (d *Daemon) Progressed(job batch.Job, p batch.Progress) {
-	d.metrics.jobProgress(job, p)
-	d.log.Info("batch job progress", "rule", job.Rule, "job_id", job.ID, "state", p.State,
-		"total", p.Total, "completed", p.Completed, "failed", p.Failed)
-}
-
-// Finished implements batch.Observer.
-func (d *Daemon) Finished(job batch.Job, p batch.Progress) {
-	d.metrics.jobFinished(job, p)
-	d.log.Info("batch job ended", "rule", job.Rule, "job_id", job.ID, "namespace", job.Namespace,
-		"state", p.State, "total", p.Total, "completed", p.Completed, "failed", p.Failed)
-}
-
-func (d *Daemon) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("OK\n"))
-	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("OK\n"))
-	})
-	return mux
+	d.log.Warn("invalid event", "trigger", trigger, "err", err)
 }

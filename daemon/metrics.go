@@ -26,6 +26,8 @@ type metrics struct {
 	operationsDone   *prometheus.CounterVec
 	jobDuration      *prometheus.HistogramVec
 	queueDepth       *prometheus.GaugeVec
+	watchdogStops    *prometheus.CounterVec
+	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
 	configHash       prometheus.Gauge
@@ -63,6 +65,10 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14)}, []string{"rule", "operation", "state"}),
 		queueDepth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_launch_queue_depth",
 			Help: "Launches waiting for the namespace's batch slot."}, []string{"namespace"}),
+		watchdogStops: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_watchdog_stops_total",
+			Help: "Jobs stopped because their progress did not move within launch.watchdog."}, []string{"rule"}),
+		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
+			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",
 			Help: "Whether the last configuration load succeeded."}),
 		reloadTimestamp: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_success_timestamp_seconds",

@@ -49,6 +49,8 @@ type Result struct {
 // Action is a rendered batch operation, ready for the guards and launcher.
 type Action struct {
 	Rule, Trigger, Namespace string
+	// Operation is the rule's action: signal, terminate, cancel, delete, reset.
+	Operation string
 	// Query is the rendered visibility query.
 	Query  string
 	Reason string
@@ -162,6 +164,15 @@ func copyRule(cfg *config.Rule) config.Rule {
 		signal.Input = copyInput(signal.Input)
 		copied.Signal = &signal
 	}
+	if cfg.Reset != nil {
+		reset := *cfg.Reset
+		reset.ExcludeReapply = append([]string(nil), reset.ExcludeReapply...)
+		copied.Reset = &reset
+	}
+	if cfg.Guards.Rate != nil {
+		rate := *cfg.Guards.Rate
+		copied.Guards.Rate = &rate
+	}
 	return copied
 }
 
@@ -229,7 +240,7 @@ func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*
 		return nil, fmt.Errorf("render reason: %w", err)
 	}
 	action := &Action{
-		Rule: r.Name, Trigger: trigger, Namespace: r.Namespace,
+		Rule: r.Name, Trigger: trigger, Namespace: r.Namespace, Operation: r.Operation,
 		Query: query, Reason: reason,
 		JobID:   JobID(r.Name, ev.Source(), ev.ID()),
 		EventID: ev.ID(), EventSource: ev.Source(), EventType: ev.Type(),

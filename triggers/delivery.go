@@ -2,21 +2,38 @@ package triggers
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
+// errSettled is returned by a second Ack, Nak or Term of one delivery.
+var errSettled = errors.New("delivery already settled")
+
 // Delivery is one decoded, validated event and the callbacks that settle it
-// with its source. What settling means depends on the source: JetStream
-// redelivers on Nak, core NATS never redelivers and its callbacks do nothing.
+// with its source. The daemon calls exactly one of Ack, Nak and Term per
+// delivery, once the decision about the event is final. A second settlement
+// returns an error and does nothing; a settlement that itself fails (the
+// server did not confirm) leaves the delivery unsettled, so it may be tried
+// again.
+//
+// What settling means depends on the source: JetStream (at-least-once)
+// redelivers on Nak and dead-letters after the last allowed delivery; core
+// NATS (at-most-once) redelivers a Nak'd event from memory only, and its Ack
+// and Term do nothing.
 type Delivery struct {
 	Trigger string
 	Event   *cloudevents.Event
+	// Attempt counts deliveries of this event, 1 for the first. A daemon can
+	// grow its Nak delay with it.
+	Attempt int
 	// Ack reports that the decision for the event is durable.
 	Ack func() error
-	// Nak asks for redelivery after delay, for failures that may pass.
-	Nak func(delay time.Duration) error
+	// Nak tries this event again after delay; cause says why, and is recorded
+	// with the event if this was its last allowed delivery.
+	Nak func(delay time.Duration, cause error) error
 	// Term gives up on the event for good; it will not be redelivered.
 	Term func() error
 }
@@ -30,7 +47,41 @@ type Handler func(ctx context.Context, d Delivery)
 // *DecodeError, so the caller can count and audit it; the source continues.
 type Invalid func(trigger string, err error)
 
+// settlement enforces "one settlement per delivery": a second one could, for
+// JetStream, dead-letter a message that was already acked.
+type settlement struct {
+	mu   sync.Mutex
+	done bool
+}
+
+// settle runs f unless the delivery is settled already; the lock also
+// serialises a daemon that settles from more than one goroutine.
+func (s *settlement) settle(f func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return errSettled
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	s.done = true
+	return nil
+}
+
+// settleOnce wraps a source's settling callbacks so that only the first
+// successful one takes effect.
+func settleOnce(ack func() error, nak func(time.Duration, error) error, term func() error) (
+	func() error, func(time.Duration, error) error, func() error,
+) {
+	s := &settlement{}
+	return func() error { return s.settle(ack) },
+		func(delay time.Duration, cause error) error {
+			return s.settle(func() error { return nak(delay, cause) })
+		},
+		func() error { return s.settle(term) }
+}
+
 // Settling callbacks for sources that cannot redeliver (at-most-once).
-func noopAck() error              { return nil }
-func noopNak(time.Duration) error { return nil }
-func noopTerm() error             { return nil }
+func noopAck() error  { return nil }
+func noopTerm() error { return nil }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/batchwire/batchwire/config"
@@ -22,10 +24,12 @@ const (
 // NATSSource delivers the events published on one core NATS subject.
 //
 // Core NATS is at-most-once: a message is gone once the server has pushed
-// it, whether or not batchwire acted on it. Ack, Nak and Term are therefore
-// no-ops that return nil, and a message that was buffered but not yet
-// handled when Run stops, or that the client dropped as a slow consumer, is
-// lost. Use a JetStream trigger where every event must lead to a decision.
+// it, whether or not batchwire acted on it. Ack and Term are therefore no-ops
+// that return nil. Nak keeps the event in memory and hands it to the handler
+// again after the delay, at most natsMaxDeliveries times in all; those
+// redeliveries, messages buffered but not yet handled when Run stops, and
+// messages the client dropped as a slow consumer are lost. Use a JetStream
+// trigger where every event must lead to a decision.
 type NATSSource struct {
 	nc      *nats.Conn
 	trigger config.Trigger
@@ -44,29 +48,53 @@ func NewNATSSource(nc *nats.Conn, t config.Trigger, logger *slog.Logger) *NATSSo
 func (s *NATSSource) Name() string { return s.trigger.Name }
 
 // Run subscribes (in the queue group, if one is configured) and calls handle
-// for each valid event, one at a time, until ctx is done; then it
-// unsubscribes and returns nil. A message that does not decode goes to
-// invalid and the source carries on. Run returns an error only if it cannot
-// subscribe or the connection is closed under it.
+// for each valid event and each Nak'd event that is due again, one at a
+// time, until ctx is done; then it unsubscribes and returns nil. A message
+// that does not decode goes to invalid and the source carries on. Run
+// returns an error only if it cannot subscribe or the connection is closed
+// under it.
 func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) error {
 	sub, err := s.subscribe()
 	if err != nil {
 		return err
 	}
-	defer s.unsubscribe(sub)
+	retries := &retryQueue{}
+	defer s.stop(sub, retries)
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
+		s.redeliverDue(ctx, retries, handle)
+		msg, err := s.next(ctx, sub, retries)
 		switch {
 		case err == nil:
-			s.deliver(ctx, msg, handle, invalid)
+			s.deliver(ctx, msg, retries, handle, invalid)
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// A retry is due or was just added; only ctx ends Run.
 		case errors.Is(err, nats.ErrSlowConsumer):
 			dropped, _ := sub.Dropped()
 			s.logger.Warn("slow consumer: core NATS messages dropped", "subject", sub.Subject, "dropped_total", dropped)
 		default:
 			return fmt.Errorf("trigger %q: receive on %q: %w", s.trigger.Name, sub.Subject, err)
 		}
+	}
+}
+
+// next waits for a message, but no longer than until the next retry is due.
+func (s *NATSSource) next(ctx context.Context, sub *nats.Subscription, retries *retryQueue) (*nats.Msg, error) {
+	waitCtx, cancel := retries.waitContext(ctx)
+	defer cancel()
+	return sub.NextMsgWithContext(waitCtx)
+}
+
+// redeliverDue hands every retry that is due to the handler before the next
+// new message, so a busy subject cannot starve redeliveries.
+func (s *NATSSource) redeliverDue(ctx context.Context, retries *retryQueue, handle Handler) {
+	for ctx.Err() == nil {
+		r, ok := retries.popDue(time.Now())
+		if !ok {
+			return
+		}
+		s.handleEvent(ctx, r.event, r.attempt, retries, handle)
 	}
 }
 
@@ -90,10 +118,11 @@ func (s *NATSSource) subscribe() (*nats.Subscription, error) {
 	return sub, nil
 }
 
-// unsubscribe stops intake at once. Messages still in the client buffer are
-// not handled: their handler would run with a cancelled context and could
-// not finish a decision anyway, so they are counted as lost instead.
-func (s *NATSSource) unsubscribe(sub *nats.Subscription) {
+// stop ends intake at once. Messages still in the client buffer are not
+// handled: their handler would run with a cancelled context and could not
+// finish a decision anyway, so they are counted as lost instead, as are
+// events waiting for redelivery.
+func (s *NATSSource) stop(sub *nats.Subscription, retries *retryQueue) {
 	pending, _, _ := sub.Pending()
 	if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.logger.Warn("unsubscribe from core NATS", "subject", sub.Subject, "err", err)
@@ -101,22 +130,50 @@ func (s *NATSSource) unsubscribe(sub *nats.Subscription) {
 	if pending > 0 {
 		s.logger.Warn("buffered core NATS messages dropped at shutdown", "subject", sub.Subject, "dropped", pending)
 	}
+	if dropped := retries.stop(); dropped > 0 {
+		s.logger.Warn("core NATS events awaiting redelivery dropped at shutdown", "subject", sub.Subject, "dropped", dropped)
+	}
 	s.logger.Info("unsubscribed from core NATS", "subject", sub.Subject)
 }
 
-func (s *NATSSource) deliver(ctx context.Context, msg *nats.Msg, handle Handler, invalid Invalid) {
+func (s *NATSSource) deliver(ctx context.Context, msg *nats.Msg, retries *retryQueue, handle Handler, invalid Invalid) {
 	ev, err := DecodeNATS(msg)
 	if err != nil {
 		s.reject(msg, err, invalid)
 		return
 	}
+	s.handleEvent(ctx, ev, 1, retries, handle)
+}
+
+// handleEvent gives the handler its own copy of the event, so a handler that
+// changes it cannot change what a redelivery sees.
+func (s *NATSSource) handleEvent(ctx context.Context, ev *cloudevents.Event, attempt int, retries *retryQueue, handle Handler) {
+	retryLater := func(delay time.Duration, cause error) error { return s.nak(retries, ev, attempt, delay, cause) }
+	ack, nak, term := settleOnce(noopAck, retryLater, noopTerm)
+	copied := ev.Clone()
 	handle(ctx, Delivery{
 		Trigger: s.trigger.Name,
-		Event:   ev,
-		Ack:     noopAck,
-		Nak:     noopNak,
-		Term:    noopTerm,
+		Event:   &copied,
+		Attempt: attempt,
+		Ack:     ack,
+		Nak:     nak,
+		Term:    term,
 	})
+}
+
+func (s *NATSSource) nak(retries *retryQueue, ev *cloudevents.Event, attempt int, delay time.Duration, cause error) error {
+	if attempt >= natsMaxDeliveries {
+		s.logger.Warn("core NATS event dropped after its last delivery",
+			"event_id", ev.ID(), "deliveries", attempt, "cause", cause)
+		return nil
+	}
+	err := retries.add(retry{due: time.Now().Add(max(delay, 0)), event: ev, attempt: attempt + 1})
+	if err != nil {
+		s.logger.Warn("core NATS event dropped instead of redelivered",
+			"event_id", ev.ID(), "deliveries", attempt, "cause", cause, "err", err)
+		return fmt.Errorf("trigger %q: redeliver event %q: %w", s.trigger.Name, ev.ID(), err)
+	}
+	return nil
 }
 
 func (s *NATSSource) reject(msg *nats.Msg, err error, invalid Invalid) {

@@ -3,10 +3,12 @@ package triggers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
@@ -66,15 +68,19 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 	require.NoError(t, nc.PublishMsg(good1))
 	require.NoError(t, nc.PublishMsg(good2))
 
+	settle := map[string]func(Delivery) error{
+		"good-1": func(d Delivery) error { return d.Ack() },
+		"good-2": func(d Delivery) error { return d.Term() },
+	}
 	for _, wantID := range []string{"good-1", "good-2"} {
 		d := receiveWithin(t, deliveries, "delivery "+wantID)
 		require.Equal(t, "deploys", d.Trigger)
 		require.Equal(t, wantID, d.Event.ID())
+		require.Equal(t, 1, d.Attempt)
 		require.JSONEq(t, `{"message":"Hello World!"}`, string(d.Event.Data()))
-		// Core NATS cannot redeliver: settling is a documented no-op.
-		require.NoError(t, d.Ack())
-		require.NoError(t, d.Nak(time.Second))
-		require.NoError(t, d.Term())
+		// Core NATS cannot redeliver: Ack and Term are documented no-ops.
+		require.NoError(t, settle[wantID](d))
+		require.ErrorIs(t, d.Nak(0, errors.New("too late")), errSettled, "one settlement per delivery")
 	}
 	bad := receiveWithin(t, invalids, "invalid callback")
 	require.Equal(t, "deploys", bad.trigger)
@@ -83,6 +89,9 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 	require.Equal(t, "deploys", decodeErr.Trigger)
 	require.Equal(t, "body is not JSON", decodeErr.Reason)
 	require.Empty(t, invalids, "invalid must be called once")
+	require.NoError(t, nc.Flush())
+	require.Never(t, func() bool { return len(deliveries) > 0 }, 100*time.Millisecond, 10*time.Millisecond,
+		"acked and termed events must not come back")
 
 	cancel()
 	require.NoError(t, receiveWithin(t, done, "Run to return after cancel"))
@@ -167,4 +176,101 @@ func TestNATSSourceReturnsWhenConnectionCloses(t *testing.T) {
 	err := receiveWithin(t, done, "Run to return after close")
 	require.ErrorIs(t, err, nats.ErrConnectionClosed)
 	require.ErrorContains(t, err, `trigger "deploys": receive on "deploy.>"`)
+}
+
+// handled is what a test handler saw, and when.
+type handled struct {
+	delivery Delivery
+	at       time.Time
+}
+
+func publishEvent(t *testing.T, nc *nats.Conn, subject, id string) {
+	t.Helper()
+	body := editStructured(t, func(m map[string]any) { m["id"] = id })
+	require.NoError(t, nc.Publish(subject, body))
+}
+
+func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
+	nc := connect(t, runServer(t))
+	logger, logs := captureLogger(t)
+	src := NewNATSSource(nc, deployTrigger(""), logger)
+	const delay = 100 * time.Millisecond
+
+	seen := make(chan handled, 20)
+	handle := func(_ context.Context, d Delivery) {
+		seen <- handled{d, time.Now()}
+		if d.Event.ID() == "flaky" {
+			assert.NoError(t, d.Nak(delay, fmt.Errorf("temporal unavailable (attempt %d)", d.Attempt)))
+			return
+		}
+		assert.NoError(t, d.Ack())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := runSource(t, ctx, nc, src, handle, nil)
+
+	publishEvent(t, nc, "deploy.payments", "flaky")
+	publishEvent(t, nc, "deploy.payments", "steady")
+
+	first := receiveWithin(t, seen, "first delivery")
+	require.Equal(t, "flaky", first.delivery.Event.ID())
+	require.Equal(t, 1, first.delivery.Attempt)
+	// A redelivery waits its turn behind messages that arrived before it was due.
+	require.Equal(t, "steady", receiveWithin(t, seen, "new message").delivery.Event.ID())
+	previous := first
+	for attempt := 2; attempt <= natsMaxDeliveries; attempt++ {
+		again := receiveWithin(t, seen, fmt.Sprintf("redelivery %d", attempt))
+		require.Equal(t, "flaky", again.delivery.Event.ID())
+		require.Equal(t, attempt, again.delivery.Attempt)
+		require.GreaterOrEqual(t, again.at.Sub(previous.at), delay, "redelivered before its delay")
+		previous = again
+	}
+	require.Never(t, func() bool { return len(seen) > 0 }, 3*delay, 10*time.Millisecond,
+		"no delivery after the last allowed one")
+	require.Contains(t, logs(), "core NATS event dropped after its last delivery")
+	require.Contains(t, logs(), "temporal unavailable (attempt 5)")
+
+	cancel()
+	require.NoError(t, receiveWithin(t, done, "Run to return after cancel"))
+}
+
+func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
+	nc := connect(t, runServer(t))
+	logger, logs := captureLogger(t)
+	src := NewNATSSource(nc, deployTrigger(""), logger)
+
+	naked := make(chan Delivery, 1)
+	handle := func(_ context.Context, d Delivery) {
+		assert.NoError(t, d.Nak(time.Hour, errors.New("temporal unavailable")))
+		naked <- d
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := runSource(t, ctx, nc, src, handle, nil)
+	publishEvent(t, nc, "deploy.payments", "later")
+	d := receiveWithin(t, naked, "delivery")
+
+	cancel()
+	require.NoError(t, receiveWithin(t, done, "Run to return although a redelivery is pending"))
+	require.Contains(t, logs(), "core NATS events awaiting redelivery dropped at shutdown")
+	require.ErrorIs(t, d.Nak(0, nil), errSettled)
+}
+
+func TestNATSSourceNakAfterHandlerReturned(t *testing.T) {
+	nc := connect(t, runServer(t))
+	src := NewNATSSource(nc, deployTrigger(""), testLogger(t))
+	seen := make(chan handled, 2)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	runSource(t, ctx, nc, src, func(_ context.Context, d Delivery) { seen <- handled{d, time.Now()} }, nil)
+	publishEvent(t, nc, "deploy.payments", "settled-later")
+	first := receiveWithin(t, seen, "delivery")
+
+	// Run is idle, waiting for messages: the Nak must wake it.
+	const delay = 50 * time.Millisecond
+	nakAt := time.Now()
+	require.NoError(t, first.delivery.Nak(delay, errors.New("decided late")))
+	again := receiveWithin(t, seen, "redelivery")
+	require.Equal(t, 2, again.delivery.Attempt)
+	require.GreaterOrEqual(t, again.at.Sub(nakAt), delay)
 }

@@ -20,11 +20,18 @@ import (
 // in a temp dir, no signal handlers. It is shut down when the test ends.
 func runServer(t *testing.T) *server.Server {
 	t.Helper()
+	return runServerAt(t, server.RANDOM_PORT, t.TempDir())
+}
+
+// runServerAt starts a server on a given port and store dir, so a test can
+// restart "the same" server and keep its streams.
+func runServerAt(t *testing.T, port int, storeDir string) *server.Server {
+	t.Helper()
 	opts := &server.Options{
 		Host:      "127.0.0.1",
-		Port:      server.RANDOM_PORT,
+		Port:      port,
 		JetStream: true,
-		StoreDir:  t.TempDir(),
+		StoreDir:  storeDir,
 		NoSigs:    true,
 		NoLog:     true,
 	}
@@ -40,9 +47,9 @@ func runServer(t *testing.T) *server.Server {
 }
 
 // connect opens a client connection to srv, closed when the test ends.
-func connect(t *testing.T, srv *server.Server) *nats.Conn {
+func connect(t *testing.T, srv *server.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(srv.ClientURL(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc
@@ -55,6 +62,33 @@ func testLogger(t *testing.T) *slog.Logger {
 	w := &testWriter{out: t.Output()}
 	t.Cleanup(w.close)
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// captureLogger is testLogger that also keeps what was logged, for tests
+// that assert a warning was given.
+func captureLogger(t *testing.T) (*slog.Logger, func() string) {
+	t.Helper()
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.close)
+	var kept lockedBuffer
+	return slog.New(slog.NewTextHandler(io.MultiWriter(w, &kept), nil)), kept.String
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // testWriter stops forwarding once its test is cleaned up: nats.go runs

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -21,7 +22,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Long: `Run the daemon: connect to Temporal and NATS (or start an embedded NATS server
 when nats.url is empty), subscribe every trigger, and launch the batch jobs
 that matching rules render. SIGINT or SIGTERM stops intake, finishes in-flight
-decisions and exits.
+decisions and exits. SIGHUP (or POST /-/reload) reloads the configuration:
+the new one is validated whole and swapped in only if it is valid.
 
 The Temporal API key is read from temporal.api_key_file or the TEMPORAL_API_KEY
 environment variable; it is never logged.`,
@@ -40,17 +42,34 @@ environment variable; it is never logged.`,
 			if err != nil {
 				return err
 			}
-			d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, APIKey: apiKey})
+			d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, APIKey: apiKey, ConfigPath: configPath})
 			if err != nil {
 				return usageError{err}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			go reloadOnHangup(ctx, d)
 			return d.Run(ctx)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "batchwire.yaml", "configuration file")
 	return cmd
+}
+
+// reloadOnHangup reloads the configuration on every SIGHUP; a bad file is
+// logged by Reload and the running configuration stays.
+func reloadOnHangup(ctx context.Context, d *daemon.Daemon) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = d.Reload()
+		}
+	}
 }
 
 func loadConfig(path string) (*config.Config, error) {

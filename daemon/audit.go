@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/batchwire/batchwire/config"
+)
+
+// Audit results: what was decided for one rule and one event, or how a job ended.
+const (
+	ResultNotMatched = "not_matched"
+	ResultError      = "error"
+	ResultBlocked    = "blocked"
+	ResultDelayed    = "delayed"
+	ResultLaunched   = "launched"
+	ResultDuplicate  = "duplicate"
+	ResultDryRun     = "dry_run"
+	ResultJobEnded   = "job_ended"
+)
+
+// visibilityNote goes on every record with a count.
+const visibilityNote = "counts come from visibility, which is eventually consistent: approximate, and may miss workflows started a moment before the event"
+
+// Record is one audited decision. Every event yields one record per rule of
+// its trigger; every job yields one more when it ends.
+type Record struct {
+	Time        time.Time `json:"time"`
+	Trigger     string    `json:"trigger,omitempty"`
+	EventID     string    `json:"event_id,omitempty"`
+	EventSource string    `json:"event_source,omitempty"`
+	EventType   string    `json:"event_type,omitempty"`
+	Rule        string    `json:"rule"`
+	Result      string    `json:"result"`
+	Guard       string    `json:"guard,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Namespace   string    `json:"namespace,omitempty"`
+	Operation   string    `json:"operation,omitempty"`
+	Engine      string    `json:"engine,omitempty"`
+	Query       string    `json:"query,omitempty"`
+	Count       *int64    `json:"count,omitempty"`
+	JobID       string    `json:"job_id,omitempty"`
+	JobState    string    `json:"job_state,omitempty"`
+	Completed   *int64    `json:"completed,omitempty"`
+	Failed      *int64    `json:"failed,omitempty"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// auditor writes records to the log and, unless disabled, to a JetStream
+// stream, so decisions can be queried after the fact.
+type auditor struct {
+	cfg    config.Audit
+	js     jetstream.JetStream
+	log    *slog.Logger
+	failed func()
+}
+
+func newAuditor(ctx context.Context, cfg config.Audit, nc *nats.Conn, log *slog.Logger, failed func()) *auditor {
+	a := &auditor{cfg: cfg, log: log, failed: failed}
+	if cfg.Disabled || nc == nil {
+		return a
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		_, err = js.CreateOrUpdateStream(ctx, auditStreamConfig(cfg))
+	}
+	if err != nil {
+		log.Warn("audit stream unavailable; audit records go to the log only", "stream", cfg.Stream, "err", err)
+		return a
+	}
+	a.js = js
+	return a
+}
+
+func auditStreamConfig(cfg config.Audit) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "batchwire decision audit",
+		Subjects:    []string{cfg.Subject + ".>"},
+		MaxAge:      cfg.Retention.Std(),
+		Storage:     jetstream.FileStorage,
+	}
+}
+
+// write records one decision. Publishing waits for the stream's ack so that a
+// decision is durable before the event that caused it is acked.
+func (a *auditor) write(ctx context.Context, rec Record) {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now().UTC()
+	}
+	attrs := []any{"rule", rec.Rule, "result", rec.Result, "trigger", rec.Trigger, "event_id", rec.EventID,
+		"job_id", rec.JobID, "namespace", rec.Namespace, "query", rec.Query}
+	if rec.Guard != "" || rec.Reason != "" {
+		attrs = append(attrs, "guard", rec.Guard, "reason", rec.Reason)
+	}
+	if rec.Count != nil {
+		rec.Note = visibilityNote
+		attrs = append(attrs, "count", *rec.Count)
+	}
+	a.log.Info("decision", attrs...)
+	if a.js == nil {
+		return
+	}
+	body, err := json.Marshal(rec)
+	if err == nil {
+		pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, err = a.js.Publish(pubCtx, auditSubject(a.cfg.Subject, rec.Rule), body)
+		cancel()
+	}
+	if err != nil {
+		a.failed()
+		a.log.Error("audit record not stored", "rule", rec.Rule, "event_id", rec.EventID, "err", err)
+	}
+}
+
+// auditSubject puts the rule name in the subject so readers can filter by
+// rule; characters NATS gives meaning to are replaced.
+func auditSubject(prefix, rule string) string {
+	safe := strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, rule)
+	return prefix + "." + safe
+}
+
+// AuditFilter selects records to read back.
+type AuditFilter struct {
+	Rule    string
+	EventID string
+	JobID   string
+	Since   time.Time
+}
+
+// ReadAudit returns the stored records that match filter, oldest first.
+func ReadAudit(ctx context.Context, nc *nats.Conn, cfg config.Audit, filter AuditFilter) ([]Record, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	stream, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("audit stream %s: %w", cfg.Stream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit stream %s: %w", cfg.Stream, err)
+	}
+	if info.State.Msgs == 0 {
+		return nil, nil
+	}
+	consumer, err := stream.OrderedConsumer(ctx, orderedConfig(cfg, filter))
+	if err != nil {
+		return nil, fmt.Errorf("audit stream %s: %w", cfg.Stream, err)
+	}
+	return collect(ctx, consumer, filter, info.State.LastSeq)
+}
+
+func orderedConfig(cfg config.Audit, filter AuditFilter) jetstream.OrderedConsumerConfig {
+	oc := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if filter.Rule != "" {
+		oc.FilterSubjects = []string{auditSubject(cfg.Subject, filter.Rule)}
+	}
+	if !filter.Since.IsZero() {
+		since := filter.Since
+		oc.DeliverPolicy, oc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	return oc
+}
+
+// collect reads until it has seen the stream's last sequence or runs dry.
+func collect(ctx context.Context, consumer jetstream.Consumer, filter AuditFilter, lastSeq uint64) ([]Record, error) {
+	var out []Record
+	for {
+		batch, err := consumer.Fetch(256, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("audit: read: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			var rec Record
+			if json.Unmarshal(msg.Data(), &rec) == nil && filter.matches(rec) {
+				out = append(out, rec)
+			}
+			if meta, err := msg.Metadata(); err == nil && meta.Sequence.Stream >= lastSeq {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("audit: read: %w", err)
+		}
+		if n == 0 || ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+	}
+}
+
+func (f AuditFilter) matches(rec Record) bool {
+	return (f.EventID == "" || rec.EventID == f.EventID) && (f.JobID == "" || rec.JobID == f.JobID)
+}

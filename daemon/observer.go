@@ -1,0 +1,65 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// QueueDepth implements batch.Observer.
+func (d *Daemon) QueueDepth(namespace string, depth int) {
+	d.metrics.queueDepth.WithLabelValues(namespace).Set(float64(depth))
+}
+
+// Decided implements batch.Observer.
+func (d *Daemon) Decided(dec batch.Decision) {
+	job := dec.Job
+	d.metrics.decisions.WithLabelValues(job.Rule, dec.Outcome).Inc()
+	switch dec.Outcome {
+	case batch.OutcomeLaunched:
+		d.metrics.jobsStarted.WithLabelValues(job.Rule, job.Op.Kind()).Inc()
+	case batch.OutcomeDuplicate:
+		d.metrics.duplicates.WithLabelValues(job.Rule).Inc()
+	case batch.OutcomeBlocked:
+		d.metrics.guardBlocked.WithLabelValues(job.Rule, dec.Guard).Inc()
+	}
+}
+
+// Progressed implements batch.Observer.
+func (d *Daemon) Progressed(job batch.Job, p batch.Progress) {
+	d.metrics.jobProgress(job, p)
+	d.log.Info("batch job progress", "rule", job.Rule, "job_id", job.ID, "state", p.State,
+		"total", p.Total, "completed", p.Completed, "failed", p.Failed)
+}
+
+// Finished implements batch.Observer.
+func (d *Daemon) Finished(job batch.Job, p batch.Progress) {
+	d.metrics.jobFinished(job, p)
+	rec := Record{Rule: job.Rule, Result: ResultJobEnded, Namespace: job.Namespace, Operation: job.Op.Kind(),
+		Query: job.Query, JobID: job.ID, JobState: p.State, Completed: &p.Completed, Failed: &p.Failed}
+	if p.State == batch.StateStopped {
+		d.metrics.watchdogStops.WithLabelValues(job.Rule).Inc()
+		rec.Reason = "stopped by the watchdog: no progress within launch.watchdog"
+	}
+	d.audit.write(context.Background(), rec)
+}
+
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("OK\n"))
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("OK\n"))
+	})
+	mux.HandleFunc("POST /-/reload", d.handleReload)
+	return mux
+}
