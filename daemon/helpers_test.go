@@ -27,7 +27,7 @@ import (
 
 // Namespaces created at dev server start; a test that launches batch jobs
 // takes its own, because the server runs one batch job per namespace.
-var testNamespaces = []string{"e2e-broadcast", "e2e-misc"}
+var testNamespaces = []string{"e2e-broadcast", "e2e-misc", "e2e-cooldown", "e2e-rate", "e2e-pause", "e2e-shadow", "e2e-burst"}
 
 // temporalHostPort is the dev server every test in this package shares.
 var temporalHostPort string
@@ -98,8 +98,15 @@ func signalsIn(t *testing.T, c client.Client, workflowID string) []string {
 // startDaemon runs a daemon until the test ends and waits until it is ready.
 func startDaemon(t *testing.T, cfg *config.Config) (*Daemon, *prometheus.Registry) {
 	t.Helper()
+	return startDaemonWith(t, Options{Config: cfg})
+}
+
+// startDaemonWith runs a daemon with opts plus a fresh registry and the test's logger.
+func startDaemonWith(t *testing.T, opts Options) (*Daemon, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	d, err := New(Options{Config: cfg, Registry: reg, Logger: testLogger(t)})
+	opts.Registry, opts.Logger = reg, testLogger(t)
+	d, err := New(opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
