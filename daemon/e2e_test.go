@@ -78,9 +78,9 @@ func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
 
 	for _, id := range targets {
 		require.Equal(t, []string{flags.SignalName}, signalsIn(t, c, id), "target %s", id)
-		state := queryFlags(t, c, id)
-		require.Equal(t, true, state.Flags["maintenance-mode"], "target %s", id)
-		require.Equal(t, 1, state.Applied)
+		// The signal is in the history before the workflow has processed it.
+		require.Eventually(t, func() bool { return queryFlags(t, c, id).Applied == 1 }, 30*time.Second, 50*time.Millisecond)
+		require.Equal(t, true, queryFlags(t, c, id).Flags["maintenance-mode"], "target %s", id)
 	}
 	for _, id := range others {
 		require.Empty(t, signalsIn(t, c, id), "non-target %s got a signal", id)
@@ -134,5 +134,16 @@ func with(labels map[string]string, key, value string) map[string]string {
 	for k, v := range labels {
 		out[k] = v
 	}
+	return out
+}
+
+// withSubject sets the CloudEvent subject attribute of a structured event.
+func withSubject(t *testing.T, raw []byte, subject string) []byte {
+	t.Helper()
+	ev := cloudevents.NewEvent()
+	require.NoError(t, json.Unmarshal(raw, &ev))
+	ev.SetSubject(subject)
+	out, err := json.Marshal(ev)
+	require.NoError(t, err)
 	return out
 }
