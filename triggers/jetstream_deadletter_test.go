@@ -126,7 +126,11 @@ func TestErrorHeader(t *testing.T) {
 		{"nil cause", nil, "unknown (no cause given)"},
 		{"one line", errors.New("rpc error: code = Unavailable"), "rpc error: code = Unavailable"},
 		{"CR and LF", errors.New("first\r\nsecond\nthird"), "first second third"},
-		{"too long", errors.New(strings.Repeat("é", maxErrorHeader)), strings.Repeat("é", maxErrorHeader/2) + "..."},
+		{
+			name:  "too long, cut inside a rune",
+			cause: errors.New("a" + strings.Repeat("é", maxErrorHeader)),
+			want:  "a" + strings.Repeat("é", maxErrorHeader/2-1) + "...",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

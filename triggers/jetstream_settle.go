@@ -33,7 +33,13 @@ type jsMessage struct {
 	meta *jetstream.MsgMetadata
 }
 
-func (m jsMessage) last(maxDeliver int) bool { return m.meta.NumDelivered >= uint64(maxDeliver) }
+// attempt is the message's delivery count, from 1; MaxDeliver bounds it.
+func (m jsMessage) attempt() int {
+	return int(m.meta.NumDelivered) //nolint:gosec // bounded by the consumer's MaxDeliver
+}
+
+// last reports whether the server will not deliver the message again.
+func (m jsMessage) last(maxDeliver int) bool { return m.attempt() >= maxDeliver }
 
 func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, invalid Invalid) {
 	meta, err := msg.Metadata()
@@ -57,7 +63,7 @@ func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, 
 	handle(ctx, Delivery{
 		Trigger: r.trigger,
 		Event:   ev,
-		Attempt: int(meta.NumDelivered),
+		Attempt: m.attempt(),
 		Ack:     ack,
 		Nak:     nak,
 		Term:    term,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
@@ -180,4 +182,158 @@ func TestJetStreamSourceRedeliversAfterAckWait(t *testing.T) {
 	require.NoError(t, again.delivery.Ack())
 	h.requireSettled()
 	h.stop()
+}
+
+func TestJetStreamSourceResumesAfterServerRestart(t *testing.T) {
+	storeDir := t.TempDir()
+	srv := runServerAt(t, -1, storeDir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	nc := connect(t, srv, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	h.publish(eventMsg(t, "deploy.payments", "evt-before"))
+	require.NoError(t, h.receive("evt-before", 1).delivery.Ack())
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	require.Eventually(t, func() bool { return !nc.IsConnected() }, waitFor, 10*time.Millisecond)
+	runServerAt(t, port, storeDir)
+	require.Eventually(t, nc.IsConnected, waitFor, 10*time.Millisecond, "client did not reconnect")
+
+	// JetStream may take a moment to answer after the restart; the message
+	// id makes a retried publish store the event once.
+	after := eventMsg(t, "deploy.payments", "evt-after")
+	after.Header = nats.Header{jetstream.MsgIDHeader: []string{"evt-after"}}
+	require.Eventually(t, func() bool {
+		_, err := h.js.PublishMsg(t.Context(), after)
+		return err == nil
+	}, waitFor, 50*time.Millisecond, "publish after restart")
+
+	// The first delivery after the restart is the new event: the ack of the
+	// old one survived.
+	got := receiveWithin(t, h.seen, "delivery after restart")
+	require.Equal(t, "evt-after", got.delivery.Event.ID())
+	require.Equal(t, 1, got.delivery.Attempt)
+	require.NoError(t, got.delivery.Ack())
+	require.Empty(t, h.done, "Run must not return on a reconnect")
+	h.stop()
+}
+
+func TestJetStreamSourceFinishesInFlightEventOnCancel(t *testing.T) {
+	nc := connect(t, runServer(t))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	started, release := make(chan struct{}), make(chan struct{})
+	acked := make(chan error, 1)
+	handle := func(handlerCtx context.Context, d Delivery) {
+		close(started)
+		<-release
+		assert.Error(t, handlerCtx.Err(), "the handler sees the cancel")
+		acked <- d.Ack() // settling still works after Run's context ended
+	}
+	done := make(chan error, 1)
+	go func() { done <- NewJetStreamSource(nc, jsTrigger(5), testLogger(t)).Run(ctx, handle, nil) }()
+	inflight := eventMsg(t, "deploy.payments", "evt-inflight")
+	inflight.Header = nats.Header{jetstream.MsgIDHeader: []string{"evt-inflight"}}
+	require.Eventually(t, func() bool {
+		_, err := js.PublishMsg(t.Context(), inflight)
+		return err == nil // the stream exists once Run has set up
+	}, waitFor, 10*time.Millisecond)
+
+	receiveWithin(t, started, "handler to start")
+	cancel()
+	require.Never(t, func() bool { return len(done) > 0 }, 100*time.Millisecond, 10*time.Millisecond,
+		"Run returned while its handler was running")
+	close(release)
+	require.NoError(t, receiveWithin(t, acked, "ack"))
+	require.NoError(t, receiveWithin(t, done, "Run to return"))
+
+	consumer, err := js.Consumer(t.Context(), jsStream, jsDurable)
+	require.NoError(t, err)
+	info, err := consumer.Info(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, info.NumAckPending)
+}
+
+func TestJetStreamSourceUsesExistingStream(t *testing.T) {
+	nc := connect(t, runServer(t))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{
+		Name: jsStream, Subjects: []string{"deploy.>", "rollback.>"}, Storage: jetstream.MemoryStorage,
+	})
+	require.NoError(t, err)
+	_, err = js.Publish(t.Context(), "deploy.payments", editStructured(t, func(m map[string]any) { m["id"] = "evt-old" }))
+	require.NoError(t, err)
+
+	logger, logs := captureLogger(t)
+	h := startJetStream(t, nc, jsTrigger(5), logger)
+	require.NoError(t, h.receive("evt-old", 1).delivery.Ack(), "a new consumer starts at the stream's first message")
+
+	stream, err := js.Stream(t.Context(), jsStream)
+	require.NoError(t, err)
+	require.Equal(t, []string{"deploy.>", "rollback.>"}, stream.CachedInfo().Config.Subjects, "stream left as it was")
+	require.Equal(t, jetstream.MemoryStorage, stream.CachedInfo().Config.Storage)
+	require.Contains(t, logs(), "stream subjects differ from the trigger's")
+	h.stop()
+}
+
+func TestJetStreamSourceRunErrors(t *testing.T) {
+	noCreate := func(tr config.Trigger) config.Trigger {
+		no := false
+		tr.JetStream.CreateStream = &no
+		return tr
+	}
+	tests := []struct {
+		name    string
+		trigger config.Trigger
+		want    string
+	}{
+		{
+			name:    "trigger without jetstream settings",
+			trigger: config.Trigger{Name: "deploys"},
+			want:    `trigger "deploys": no jetstream settings`,
+		},
+		{
+			name:    "stream missing and not to be created",
+			trigger: noCreate(jsTrigger(5)),
+			want:    `stream "DEPLOYS" does not exist and create_stream is false`,
+		},
+		{
+			name: "dead letters stored in the trigger's own stream",
+			trigger: func() config.Trigger {
+				tr := jsTrigger(5)
+				tr.JetStream.Subjects = []string{"deploy.>", "batchwire.dead.>"}
+				return tr
+			}(),
+			want: `dead_letter "batchwire.dead.deploys" is stored in the trigger's own stream "DEPLOYS"`,
+		},
+		{
+			name: "defaults not applied",
+			trigger: func() config.Trigger {
+				tr := jsTrigger(5)
+				tr.JetStream.MaxDeliver = 0
+				return tr
+			}(),
+			want: `trigger "deploys": jetstream.max_deliver: must be at least 1`,
+		},
+	}
+	srv := runServer(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := connect(t, srv)
+			err := NewJetStreamSource(nc, tc.trigger, testLogger(t)).Run(t.Context(), func(context.Context, Delivery) {}, nil)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestJetStreamSourceReturnsWhenConnectionCloses(t *testing.T) {
+	nc := connect(t, runServer(t))
+	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	nc.Close()
+	err := receiveWithin(t, h.done, "Run to return after close")
+	require.ErrorIs(t, err, jetstream.ErrConnectionClosed)
+	require.ErrorContains(t, err, `trigger "deploys": receive from consumer "batchwire-deploys"`)
 }
