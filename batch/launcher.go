@@ -92,7 +92,10 @@ type LauncherOptions struct {
 	Client ClientEngine
 	// AutoClientMax is the largest count engine auto sends to the client engine.
 	AutoClientMax int64
-	Logger        *slog.Logger
+	// RetryBudget bounds how long one call is retried on transient errors
+	// before the decision fails with ErrUnavailable; 0 retries until shutdown.
+	RetryBudget time.Duration
+	Logger      *slog.Logger
 }
 
 // Launcher runs jobs through one FIFO queue per namespace. The server allows
@@ -276,6 +279,10 @@ func keepCounts(last, p Progress) Progress {
 // busy), with exponential backoff, until the launcher's context ends.
 func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
 	backoff := l.opts.MinBackoff
+	var giveUp time.Time
+	if l.opts.RetryBudget > 0 {
+		giveUp = time.Now().Add(l.opts.RetryBudget)
+	}
 	for {
 		if l.ctx.Err() != nil {
 			var zero T
@@ -284,6 +291,9 @@ func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
 		v, err := call()
 		if err == nil || !transient(err) {
 			return v, err
+		}
+		if !giveUp.IsZero() && time.Now().After(giveUp) {
+			return v, fmt.Errorf("%s: %w for %s: %w", what, ErrUnavailable, l.opts.RetryBudget, err)
 		}
 		l.opts.Logger.Info("retrying", "call", what, "after", backoff, "err", err)
 		select {

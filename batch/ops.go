@@ -22,6 +22,9 @@ var (
 	ErrSlotBusy = errors.New("namespace batch slot busy")
 	// ErrNotFound means no batch job has this id.
 	ErrNotFound = errors.New("batch job not found")
+	// ErrUnavailable means Temporal kept failing with transient errors for
+	// longer than the retry budget; the event should be tried again later.
+	ErrUnavailable = errors.New("temporal unavailable")
 	// ErrShutdown means the launcher stopped before the decision was made;
 	// the event should be tried again by the next run.
 	ErrShutdown = errors.New("launcher shutting down")

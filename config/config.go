@@ -102,6 +102,9 @@ type Launch struct {
 	// ClientConcurrency and ClientRPS bound the client-side engine per job.
 	ClientConcurrency int     `yaml:"client_concurrency"`
 	ClientRPS         float64 `yaml:"client_rps"`
+	// RetryBudget bounds how long a launch retries while Temporal is
+	// unavailable before its event goes back to the source with a backoff.
+	RetryBudget Duration `yaml:"retry_budget"`
 }
 
 // Audit configures the decision audit trail: every decision is one record,
@@ -305,6 +308,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Launch.Watchdog == 0 {
 		c.Launch.Watchdog = Duration(5 * time.Minute)
+	}
+	if c.Launch.RetryBudget == 0 {
+		c.Launch.RetryBudget = Duration(15 * time.Second)
 	}
 	if c.Launch.AutoClientMax == 0 {
 		c.Launch.AutoClientMax = 100

@@ -174,7 +174,10 @@ func (d *Daemon) launcherOptions(engine batch.ClientEngine) batch.LauncherOption
 		Watchdog:      d.cfg.Launch.Watchdog.Std(),
 		Client:        engine,
 		AutoClientMax: d.cfg.Launch.AutoClientMax,
-		Logger:        d.log,
+		// Past this, the event goes back to its source with a backoff
+		// instead of holding its delivery open while Temporal is away.
+		RetryBudget: d.cfg.Launch.RetryBudget.Std(),
+		Logger:      d.log,
 	}
 }
 

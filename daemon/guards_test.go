@@ -91,10 +91,10 @@ type guardEnv struct {
 	nats    string
 	dataDir string
 	path    string
-	d      *Daemon
-	reg    *prometheus.Registry
-	ids    []string // targeted workflows
-	signal func(id string) int
+	d       *Daemon
+	reg     *prometheus.Registry
+	ids     []string // targeted workflows
+	signal  func(id string) int
 }
 
 // newGuardEnv starts three FlagWorkflows of tenant api-server (the job label

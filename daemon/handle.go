@@ -67,6 +67,8 @@ func (d *Daemon) settle(ctx context.Context, dl triggers.Delivery, log *slog.Log
 	if retry > 0 {
 		cause = errors.New("rate guard delayed a launch")
 	}
+	stop := keepInProgress(dl, log)
+	defer stop()
 	for _, l := range launches {
 		dec := <-l.decision
 		rec := eventRecord(dl, nil)
@@ -76,8 +78,9 @@ func (d *Daemon) settle(ctx context.Context, dl triggers.Delivery, log *slog.Log
 		if dec.Outcome == batch.OutcomeError {
 			d.guards.Release(l.action)
 		}
-		if errors.Is(dec.Err, batch.ErrShutdown) {
+		if errors.Is(dec.Err, batch.ErrShutdown) || errors.Is(dec.Err, batch.ErrUnavailable) {
 			cause = dec.Err
+			retry = max(retry, redeliveryBackoff(dl.Attempt))
 		}
 	}
 	var err error
@@ -89,6 +92,36 @@ func (d *Daemon) settle(ctx context.Context, dl triggers.Delivery, log *slog.Log
 	if err != nil {
 		log.Warn("settle delivery", "err", err)
 	}
+}
+
+// keepInProgress tells an at-least-once source, while decisions are pending,
+// that the event is being worked on, so it is not redelivered meanwhile.
+func keepInProgress(dl triggers.Delivery, log *slog.Logger) (stop func()) {
+	if dl.InProgress == nil || dl.AckWait <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		ticker := time.NewTicker(dl.AckWait / 3)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				if err := dl.InProgress(); err != nil {
+					log.Warn("could not extend the ack deadline", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// redeliveryBackoff grows with the delivery attempt: 1s, 2s, 4s ... up to 1m.
+func redeliveryBackoff(attempt int) time.Duration {
+	backoff := time.Second << min(max(attempt-1, 0), 6)
+	return min(backoff, time.Minute)
 }
 
 func eventRecord(dl triggers.Delivery, rule *rules.Rule) Record {

@@ -36,6 +36,11 @@ type Delivery struct {
 	Nak func(delay time.Duration, cause error) error
 	// Term gives up on the event for good; it will not be redelivered.
 	Term func() error
+	// InProgress, when set, tells the source that the decision is still being
+	// made, so it does not redeliver the event; call it more often than
+	// AckWait while a launch waits, for example, in its namespace queue.
+	InProgress func() error
+	AckWait    time.Duration
 }
 
 // Handler receives deliveries. A source calls it sequentially, so events of

@@ -67,6 +67,9 @@ func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, 
 		Ack:     ack,
 		Nak:     nak,
 		Term:    term,
+		// InProgress resets the server's AckWait clock for this message.
+		InProgress: func() error { return msg.InProgress() },
+		AckWait:    r.cfg.AckWait.Std(),
 	})
 }
 

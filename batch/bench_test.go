@@ -1,0 +1,64 @@
+package batch_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
+)
+
+// BenchmarkSignalFiveWorkflows measures one small signal job end to end on the
+// dev server: from launch to the job's reported completion, by the server
+// batcher, against a plain loop of SignalWorkflowExecution calls.
+func BenchmarkSignalFiveWorkflows(b *testing.B) {
+	const ns, targets = "launch-queue", 5
+	t := &testing.T{}
+	sdk := testenv.Dial(b, temporalHostPort, ns)
+	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	startWaiting(t, sdk, ns, prefix, targets)
+	if t.Failed() {
+		b.Fatal("could not start the target workflows")
+	}
+	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix)
+
+	b.Run("server-batcher", func(b *testing.B) {
+		c := dialBatch(t, ns)
+		rec := newRecorder()
+		l := newLauncher(t, c, rec, 0)
+		for i := 0; b.Loop(); i++ {
+			jobID := fmt.Sprintf("%s-job-%d", prefix, i)
+			d := <-l.Submit(batch.Request{Job: signalJob(jobID, ns, query), Engine: batch.EngineServer})
+			if d.Outcome != batch.OutcomeLaunched {
+				b.Fatalf("launch: %s %v", d.Outcome, d.Err)
+			}
+			for {
+				if p, ok := rec.finishedJob(jobID); ok {
+					if p.Completed != targets {
+						b.Fatalf("job %s: %+v", jobID, p)
+					}
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	})
+	b.Run("plain-signal-loop", func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for i := range targets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := sdk.SignalWorkflow(context.Background(), fmt.Sprintf("%s-%d", prefix, i), "", "poke", nil); err != nil {
+						b.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+	})
+}

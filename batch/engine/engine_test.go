@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// fixture is one test's clients, workers and tenant.
+type fixture struct {
+	home, targets client.Client
+	tenant        string
+}
+
+func newFixture(t *testing.T, tenant string) fixture {
+	t.Helper()
+	f := fixture{home: dial(t, homeNS), targets: dial(t, targetNS), tenant: tenant}
+	startEngine(t, f.home)
+	w := startTargetWorker(t, f.targets, targetQueue+"-"+tenant, registerTargets)
+	t.Cleanup(w.Stop)
+	return f
+}
+
+// start starts n workflows of the fixture's tenant and waits until each is idle.
+func (f fixture) start(t *testing.T, prefix, name string, n, minEvents int, args ...any) map[string]string {
+	t.Helper()
+	runs := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, name, ids(prefix, n), args...)
+	for id, run := range runs {
+		waitIdle(t, f.targets, id, run, minEvents)
+	}
+	return runs
+}
+
+func (f fixture) query() string {
+	return fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", f.tenant)
+}
+
+func (f fixture) spec(jobID string, op Operation) Spec {
+	return Spec{JobID: jobID, Namespace: targetNS, Query: f.query(), Reason: "engine test " + jobID, Operation: op}
+}
+
+func (f fixture) ping(t *testing.T, workflowID string) {
+	t.Helper()
+	require.NoError(t, f.targets.SignalWorkflow(context.Background(), workflowID, "", pingSignal, "hello"))
+}
+
+// startAs starts n workflows of another tenant on the fixture's queue.
+func (f fixture) startAs(t *testing.T, tenant, prefix, name string, n, minEvents int, args ...any) map[string]string {
+	t.Helper()
+	runs := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, tenant, name, ids(prefix, n), args...)
+	for id, run := range runs {
+		waitIdle(t, f.targets, id, run, minEvents)
+	}
+	return runs
+}
+
+func TestSignalOnlyWhatTheQuerySelects(t *testing.T) {
+	f := newFixture(t, "sig")
+	hits := f.start(t, "sig-hit", stepperName, 3, 9)
+	misses := f.startAs(t, "sig-other", "sig-miss", stepperName, 2, 9)
+	waitVisible(t, f.targets, f.query(), 3)
+
+	op := Operation{Kind: "signal", SignalName: "flag_changed", SignalInput: []byte(`{"flag":"x","value":true}`)}
+	r := runJob(t, f.home, f.spec("job-sig", op))
+
+	requireCounts(t, r, batch.StateCompleted, 3, 3, 0, 0)
+	for id := range hits {
+		signals := signalsIn(t, f.targets, id)
+		require.Len(t, signals, 1, id)
+		attrs := signals[0]
+		require.Equal(t, "flag_changed", attrs.GetSignalName())
+		require.JSONEq(t, `{"flag":"x","value":true}`, string(attrs.GetInput().GetPayloads()[0].GetData()))
+		require.Equal(t, identity("job-sig"), attrs.GetIdentity())
+	}
+	for id := range misses {
+		require.Empty(t, signalsIn(t, f.targets, id), id)
+	}
+}
+
+func TestTerminateSkipsExcludedIDs(t *testing.T) {
+	f := newFixture(t, "term")
+	runs := f.start(t, "term", stepperName, 4, 9)
+	waitVisible(t, f.targets, f.query(), 4)
+
+	spec := f.spec("job-term", Operation{Kind: "terminate"})
+	spec.ExcludeIDs = []string{"term-2"}
+	r := runJob(t, f.home, spec)
+
+	requireCounts(t, r, batch.StateCompleted, 3, 3, 0, 0)
+	for id := range runs {
+		want := enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED
+		if id == "term-2" {
+			want = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		}
+		require.Equal(t, want, status(t, f.targets, id), id)
+	}
+	events := history(t, f.targets, "term-1", "")
+	last := events[len(events)-1].GetWorkflowExecutionTerminatedEventAttributes()
+	require.Equal(t, identity("job-term"), last.GetIdentity())
+	require.Equal(t, spec.Reason, last.GetReason())
+}
+
+func TestIncludeIDsWithoutQuery(t *testing.T) {
+	f := newFixture(t, "incl")
+	f.start(t, "incl", stepperName, 3, 9)
+
+	spec := f.spec("job-incl", Operation{Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"hi"`)})
+	spec.Query = ""
+	spec.IncludeIDs = []string{"incl-1", "incl-3", "incl-missing"}
+	r := runJob(t, f.home, spec)
+
+	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
+	require.Len(t, signalsIn(t, f.targets, "incl-1"), 1)
+	require.Empty(t, signalsIn(t, f.targets, "incl-2"))
+	require.Len(t, signalsIn(t, f.targets, "incl-3"), 1)
+}
+
+func signalsIn(t *testing.T, c client.Client, workflowID string) []*historypb.WorkflowExecutionSignaledEventAttributes {
+	t.Helper()
+	var out []*historypb.WorkflowExecutionSignaledEventAttributes
+	for _, e := range history(t, c, workflowID, "") {
+		if attrs := e.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
+			out = append(out, attrs)
+		}
+	}
+	return out
+}

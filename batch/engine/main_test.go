@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Namespaces created at dev server start: engine workflows run in homeNS (the
+// daemon's namespace), the workflows they operate on in targetNS, and the
+// crash test gets its own home so no other engine worker can take its job.
+const (
+	homeNS   = "engine-home"
+	crashNS  = "engine-crash"
+	targetNS = "engine-targets"
+)
+
+// Deadlines for conditions tests wait on.
+const (
+	testWait  = 30 * time.Second
+	pollEvery = 50 * time.Millisecond
+)
+
+// temporalHostPort is the dev server every test in this package shares.
+var temporalHostPort string
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithDevServer(m))
+}
+
+func runWithDevServer(m *testing.M) int {
+	path, err := temporalBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "engine tests need the temporal CLI:", err)
+		return 1
+	}
+	args := []string{"--search-attribute", "Tenant=Keyword"}
+	for _, ns := range []string{homeNS, crashNS, targetNS} {
+		args = append(args, "--namespace", ns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
+		ClientOptions: &client.Options{Logger: quietSDKLogger()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
+		return 1
+	}
+	defer func() { _ = srv.Stop() }()
+	temporalHostPort = srv.FrontendHostPort()
+	return m.Run()
+}
+
+// temporalBinary finds the CLI that `make test` built or found (TEMPORAL_BIN).
+func temporalBinary() (string, error) {
+	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
+		return p, nil
+	}
+	if p, err := filepath.Abs("../../.bin/temporal"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("temporal")
+	if err != nil {
+		return "", fmt.Errorf("set TEMPORAL_BIN, or run `make test`, which builds it into .bin/: %w", err)
+	}
+	return p, nil
+}
+
+func quietSDKLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func dial(t *testing.T, namespace string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: quietSDKLogger()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// startEngine runs an engine worker in c's namespace until the test ends.
+func startEngine(t *testing.T, c client.Client) {
+	t.Helper()
+	w := NewWorker(c)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+}
+
+// startTargetWorker runs the target workflows on queue in the target namespace.
+func startTargetWorker(t *testing.T, c client.Client, queue string, register func(worker.Registry)) worker.Worker {
+	t.Helper()
+	w := worker.New(c, queue, worker.Options{})
+	register(w)
+	require.NoError(t, w.Start())
+	return w
+}
+
+func registerTargets(w worker.Registry) {
+	w.RegisterWorkflowWithOptions(stepper, workflow.RegisterOptions{Name: stepperName})
+	w.RegisterWorkflowWithOptions(continueOnce, workflow.RegisterOptions{Name: continueName})
+}
+
+// startWorkflows starts one workflow per id with the tenant set, and returns the run ids.
+func startWorkflows(t *testing.T, c client.Client, queue, tenant, name string, ids []string, args ...any) map[string]string {
+	t.Helper()
+	runs := map[string]string{}
+	for _, id := range ids {
+		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+			ID: id, TaskQueue: queue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet(tenant)),
+		}, name, args...)
+		require.NoError(t, err)
+		runs[id] = run.GetRunID()
+	}
+	return runs
+}
+
+func ids(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i+1)
+	}
+	return out
+}
+
+// waitVisible polls visibility until the query counts want executions.
+func waitVisible(t *testing.T, c client.Client, query string, want int64) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		require.NoError(ct, err)
+		require.Equal(ct, want, resp.GetCount())
+	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// history reads one run's events (the current run when runID is empty).
+func history(t require.TestingT, c client.Client, workflowID, runID string) []*historypb.HistoryEvent {
+	var events []*historypb.HistoryEvent
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	return events
+}
+
+// waitIdle waits until a run's last event is a completed workflow task with at
+// least minEvents events, i.e. the workflow is blocked waiting.
+func waitIdle(t *testing.T, c client.Client, workflowID, runID string, minEvents int) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		events := history(ct, c, workflowID, runID)
+		require.GreaterOrEqual(ct, len(events), minEvents)
+		require.Equal(ct, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, events[len(events)-1].GetEventType())
+	}, 30*time.Second, 50*time.Millisecond, "%s/%s never went idle", workflowID, runID)
+}
+
+// runJob starts a job and waits for it to end.
+func runJob(t *testing.T, home client.Client, spec Spec) Result {
+	t.Helper()
+	require.NoError(t, Start(context.Background(), home, spec))
+	return waitDone(t, home, spec.JobID)
+}
+
+func waitDone(t *testing.T, home client.Client, jobID string) Result {
+	t.Helper()
+	var r Result
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		var err error
+		r, err = Status(context.Background(), home, jobID)
+		require.NoError(ct, err)
+		require.True(ct, r.Done(), "state %s", r.State)
+	}, 60*time.Second, 100*time.Millisecond)
+	return r
+}
+
+func currentRunOf(t require.TestingT, c client.Client, workflowID string) string {
+	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	require.NoError(t, err)
+	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+}
+
+func status(t require.TestingT, c client.Client, workflowID string) enumspb.WorkflowExecutionStatus {
+	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	require.NoError(t, err)
+	return desc.GetWorkflowExecutionInfo().GetStatus()
+}
+
+// resetEvent returns the event the server writes at the reset point of a run
+// made by a reset: a failed workflow task with cause ResetWorkflow.
+func resetEvent(events []*historypb.HistoryEvent) *historypb.HistoryEvent {
+	for _, e := range events {
+		if e.GetWorkflowTaskFailedEventAttributes().GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW {
+			return e
+		}
+	}
+	return nil
+}
+
+// requireResetOnce asserts the workflow has exactly two runs, the original and
+// the current one, and that the current one was reset from base at eventID.
+func requireResetOnce(t *testing.T, c client.Client, workflowID, base string, eventID int64) {
+	t.Helper()
+	cur := currentRunOf(t, c, workflowID)
+	require.NotEqual(t, base, cur, "%s was not reset", workflowID)
+	ev := resetEvent(history(t, c, workflowID, cur))
+	require.NotNil(t, ev, "%s: current run has no reset event", workflowID)
+	require.Equal(t, eventID, ev.GetEventId(), "%s: reset point", workflowID)
+	require.Equal(t, base, ev.GetWorkflowTaskFailedEventAttributes().GetBaseRunId())
+	waitVisible(t, c, fmt.Sprintf("WorkflowId = '%s'", workflowID), 2)
+	require.ElementsMatch(t, []string{base, cur}, runsOf(t, c, workflowID), "%s: runs", workflowID)
+}
+
+func runsOf(t *testing.T, c client.Client, workflowID string) []string {
+	t.Helper()
+	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowId = '%s'", workflowID),
+	})
+	require.NoError(t, err)
+	var runs []string
+	for _, info := range resp.GetExecutions() {
+		runs = append(runs, info.GetExecution().GetRunId())
+	}
+	return runs
+}
+
+func requireCounts(t *testing.T, r Result, state string, total, done, failedN, skippedN int64) {
+	t.Helper()
+	require.Equal(t, state, r.State, "errors: %v", r.Errors)
+	require.Equal(t, []int64{total, done, failedN, skippedN}, []int64{r.Total, r.Completed, r.Failed, r.Skipped},
+		"total, completed, failed, skipped (errors: %v)", r.Errors)
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// A stepper idle at event 9: task 2-4, timer 5-6, task 7-9.
+const stepperIdle = 9
+
+func TestResetFirstAndLastWorkflowTask(t *testing.T) {
+	tests := []struct {
+		resetType string
+		want      int64
+	}{
+		{batch.ResetLastWorkflowTask, 9},
+		{batch.ResetFirstWorkflowTask, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.resetType, func(t *testing.T) {
+			f := newFixture(t, "r-"+strings.ToLower(tt.resetType))
+			runs := f.start(t, f.tenant, stepperName, 2, stepperIdle)
+			waitVisible(t, f.targets, f.query(), 2)
+
+			r := runJob(t, f.home, f.spec("job-"+f.tenant, resetOp(tt.resetType)))
+
+			requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
+			for id, run := range runs {
+				requireResetOnce(t, f.targets, id, run, tt.want)
+			}
+		})
+	}
+}
+
+func TestResetWorkflowExecutionSignaled(t *testing.T) {
+	f := newFixture(t, "r-signaled")
+	runs := f.start(t, "r-signaled", stepperName, 3, stepperIdle)
+	for _, id := range []string{"r-signaled-1", "r-signaled-2"} {
+		f.ping(t, id)
+		waitIdle(t, f.targets, id, runs[id], 13) // signal 10, the task that handled it 11-13
+	}
+	waitVisible(t, f.targets, f.query(), 3)
+
+	r := runJob(t, f.home, f.spec("job-r-signaled", resetOp(batch.ResetWorkflowExecutionSignaled)))
+
+	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
+	requireResetOnce(t, f.targets, "r-signaled-1", runs["r-signaled-1"], 13)
+	requireResetOnce(t, f.targets, "r-signaled-2", runs["r-signaled-2"], 13)
+	require.Equal(t, runs["r-signaled-3"], currentRunOf(t, f.targets, "r-signaled-3"), "never signalled: left alone")
+}
+
+func TestResetLastContinuedAsNew(t *testing.T) {
+	f := newFixture(t, "r-can")
+	firstRuns := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, continueName, ids("r-can", 2), false)
+	never := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, continueName, []string{"r-can-never"}, true)
+	continued := map[string]string{}
+	for id, first := range firstRuns {
+		require.EventuallyWithT(t, func(ct *assert.CollectT) {
+			continued[id] = currentRunOf(ct, f.targets, id)
+			require.NotEqual(ct, first, continued[id])
+		}, testWait, pollEvery)
+		waitIdle(t, f.targets, id, continued[id], 4)
+	}
+	waitIdle(t, f.targets, "r-can-never", never["r-can-never"], 4)
+	waitVisible(t, f.targets, f.query(), 3)
+
+	r := runJob(t, f.home, f.spec("job-r-can", resetOp(batch.ResetLastContinuedAsNew)))
+
+	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
+	for id, first := range firstRuns {
+		requireContinuedRunReset(t, f, id, first, continued[id])
+	}
+	require.Equal(t, never["r-can-never"], currentRunOf(t, f.targets, "r-can-never"))
+}
+
+// requireContinuedRunReset checks a LastContinuedAsNew reset: the run that
+// continued as new (first) was reset at the task that continued it (event 4),
+// the run it had continued into was terminated, and the reset run continued
+// as new again into the current run.
+func requireContinuedRunReset(t *testing.T, f fixture, workflowID, first, continued string) {
+	t.Helper()
+	desc, err := f.targets.DescribeWorkflowExecution(context.Background(), workflowID, continued)
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, desc.GetWorkflowExecutionInfo().GetStatus())
+	var resetRun string
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		cur := currentRunOf(ct, f.targets, workflowID)
+		resetRun = history(ct, f.targets, workflowID, cur)[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		require.NotEqual(ct, first, resetRun, "current run still continues the first run")
+	}, testWait, pollEvery)
+	ev := resetEvent(history(t, f.targets, workflowID, resetRun))
+	require.NotNil(t, ev, "%s: run %s is not a reset run", workflowID, resetRun)
+	require.Equal(t, int64(4), ev.GetEventId())
+	require.Equal(t, first, ev.GetWorkflowTaskFailedEventAttributes().GetBaseRunId())
+}
+
+func TestResetOnlyNonDeterministic(t *testing.T) {
+	f := newFixture(t, "r-nde")
+	queue := "engine-nde"
+	v1 := startTargetWorker(t, f.targets, queue, func(w worker.Registry) {
+		w.RegisterWorkflowWithOptions(drifterV1, workflow.RegisterOptions{Name: ndeName})
+		w.RegisterActivity(noop)
+	})
+	bad := startWorkflows(t, f.targets, queue, f.tenant, ndeName, []string{"r-nde-bad"}, true)
+	good := startWorkflows(t, f.targets, queue, f.tenant, ndeName, []string{"r-nde-good"}, false)
+	waitIdle(t, f.targets, "r-nde-bad", bad["r-nde-bad"], 10) // task 2-4, activity 5-7, task 8-10
+	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 4)
+	v1.Stop()
+
+	// The same workflow name, changed incompatibly: replaying the bad run fails.
+	v2 := startTargetWorker(t, f.targets, queue, func(w worker.Registry) {
+		w.RegisterWorkflowWithOptions(drifterV2, workflow.RegisterOptions{Name: ndeName})
+	})
+	t.Cleanup(v2.Stop)
+	f.ping(t, "r-nde-bad")
+	f.ping(t, "r-nde-good")
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		require.True(ct, LastTaskNonDeterministic(history(ct, f.targets, "r-nde-bad", "")))
+	}, testWait, pollEvery, "bad run never failed with a non-determinism error")
+	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 8)
+	waitVisible(t, f.targets, f.query(), 2)
+
+	op := resetOp(batch.ResetFirstWorkflowTask)
+	op.OnlyNonDeterministic = true
+	r := runJob(t, f.home, f.spec("job-r-nde", op))
+
+	requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)
+	requireResetOnce(t, f.targets, "r-nde-bad", bad["r-nde-bad"], 4)
+	require.Equal(t, good["r-nde-good"], currentRunOf(t, f.targets, "r-nde-good"), "healthy run left alone")
+}

@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// pagesPerRun bounds one run's history (two activities per page) before the
+// job continues as new with its checkpoint.
+const pagesPerRun = 10
+
+// heartbeatTimeout is how long a crashed worker holds a page before the server
+// gives it to another; the SDK heartbeats at most every 0.8 of it.
+const heartbeatTimeout = 20 * time.Second
+
+// ClientBatch is the engine workflow: it pages the job's selection and applies
+// the operation page by page, keeping its position in cp.
+func ClientBatch(ctx workflow.Context, spec Spec, cp Checkpoint) (Result, error) {
+	spec = spec.withDefaults()
+	if cp.StartedAt.IsZero() {
+		cp.StartedAt = workflow.Now(ctx)
+	}
+	job := &jobState{spec: spec, cp: cp, state: batch.StateRunning}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Result, error) { return job.result(), nil }); err != nil {
+		return Result{}, fmt.Errorf("register progress query: %w", err)
+	}
+	if err := spec.Validate(); err != nil {
+		return job.fail(temporal.NewNonRetryableApplicationError(err.Error(), errInvalidSpec, err))
+	}
+	for pages := 0; !job.cp.Done; pages++ {
+		if pages == pagesPerRun {
+			return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, spec, job.cp)
+		}
+		err := job.runPage(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return job.stop(ctx)
+		case err != nil:
+			return job.fail(err)
+		}
+	}
+	job.state = batch.StateCompleted
+	workflow.GetLogger(ctx).Info("client batch job completed", "job_id", spec.JobID,
+		"total", job.cp.Total, "completed", job.cp.Completed, "failed", job.cp.Failed, "skipped", job.cp.Skipped)
+	return job.result(), nil
+}
+
+// jobState is the workflow's view of the job, read by the progress query.
+type jobState struct {
+	spec       Spec
+	cp         Checkpoint
+	state      string
+	stopReason string
+}
+
+func (j *jobState) runPage(ctx workflow.Context) error {
+	var page Page
+	listCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         retryPolicy(),
+	})
+	req := PageRequest{Spec: j.spec, Token: j.cp.PageToken, StartedAt: j.cp.StartedAt}
+	if err := workflow.ExecuteActivity(listCtx, ListPageActivity, req).Get(ctx, &page); err != nil {
+		return fmt.Errorf("list page: %w", err)
+	}
+	j.cp.Total += int64(len(page.Executions))
+	outcomes, err := j.applyPage(ctx, page.Executions)
+	j.count(outcomes)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	j.cp.PageToken, j.cp.Done = page.NextToken, len(page.NextToken) == 0
+	return nil
+}
+
+// applyPage runs ApplyPage until every execution has an outcome; a result
+// with pending outcomes means the activity saw the job being stopped.
+func (j *jobState) applyPage(ctx workflow.Context, execs []Execution) ([]outcome, error) {
+	if len(execs) == 0 {
+		return nil, nil
+	}
+	actCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: applyTimeout(j.spec, len(execs)),
+		HeartbeatTimeout:    heartbeatTimeout,
+		WaitForCancellation: true, // so a stop still returns the counts done so far
+		RetryPolicy:         retryPolicy(),
+	})
+	req := ApplyRequest{Spec: j.spec, Executions: execs}
+	for {
+		var res ApplyResult
+		err := workflow.ExecuteActivity(actCtx, ApplyPageActivity, req).Get(ctx, &res)
+		if len(res.Outcomes) == len(execs) {
+			req.Outcomes = res.Outcomes
+			j.keepErrors(res.Errors)
+		}
+		if err != nil || ctx.Err() != nil || !hasPending(req.Outcomes) {
+			if err != nil && ctx.Err() == nil {
+				err = fmt.Errorf("apply page: %w", err)
+			}
+			return req.Outcomes, err
+		}
+	}
+}
+
+func (j *jobState) count(outcomes []outcome) {
+	for _, o := range outcomes {
+		switch o {
+		case completed:
+			j.cp.Completed++
+		case failed:
+			j.cp.Failed++
+		case skipped:
+			j.cp.Skipped++
+		}
+	}
+}
+
+func (j *jobState) keepErrors(errs []string) {
+	for _, e := range errs {
+		if len(j.cp.Errors) < maxErrorSamples {
+			j.cp.Errors = append(j.cp.Errors, e)
+		}
+	}
+}
+
+// stop ends a cancelled job as Canceled, with the counts as details.
+func (j *jobState) stop(ctx workflow.Context) (Result, error) {
+	workflow.GetSignalChannel(ctx, StopSignal).ReceiveAsync(&j.stopReason)
+	j.state = batch.StateStopped
+	return Result{}, temporal.NewCanceledError(j.result())
+}
+
+// fail ends the job as Failed, with the counts as details.
+func (j *jobState) fail(err error) (Result, error) {
+	j.state = batch.StateFailed
+	j.keepErrors([]string{err.Error()})
+	var appErr *temporal.ApplicationError
+	errType := "BatchFailed"
+	if errors.As(err, &appErr) && appErr.Type() != "" {
+		errType = appErr.Type()
+	}
+	return Result{}, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("client batch job %q: %v", j.spec.JobID, err), errType, err, j.result())
+}
+
+func (j *jobState) result() Result {
+	return Result{
+		Progress: batch.Progress{
+			JobID:     j.spec.JobID,
+			Namespace: j.spec.Namespace,
+			Operation: j.spec.Operation.Kind,
+			State:     j.state,
+			Total:     j.cp.Total,
+			Completed: j.cp.Completed,
+			Failed:    j.cp.Failed,
+			Reason:    j.spec.Reason,
+			Query:     j.spec.Query,
+			StartTime: j.cp.StartedAt,
+		},
+		Skipped:    j.cp.Skipped,
+		Errors:     j.cp.Errors,
+		StopReason: j.stopReason,
+	}
+}
+
+func hasPending(outcomes []outcome) bool {
+	for _, o := range outcomes {
+		if o == pending {
+			return true
+		}
+	}
+	return false
+}
+
+// retryPolicy retries for as long as it takes: a daemon or Temporal outage
+// must delay a job, not fail it. Invalid specs and queries never heal.
+func retryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{errInvalidSpec, errInvalidQuery},
+	}
+}
+
+// applyTimeout leaves a page three times the time its rate limit needs, plus slack.
+func applyTimeout(spec Spec, n int) time.Duration {
+	perExec := time.Duration(float64(time.Second) / spec.RPS)
+	return 3*time.Duration(n)*perExec + 5*time.Minute
+}

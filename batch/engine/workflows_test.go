@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Target workflows the tests run the engine against.
+const (
+	targetQueue  = "engine-targets"
+	stepperName  = "test.Stepper"
+	continueName = "test.ContinueOnce"
+	ndeName      = "test.Drifter"
+	pingSignal   = "ping"
+)
+
+// tenantKey is the keyword search attribute that isolates each test's workflows.
+var tenantKey = temporal.NewSearchAttributeKeyKeyword("Tenant")
+
+// stepper sleeps once, so its first and last workflow tasks differ (events 4
+// and 9), then handles ping signals until it is stopped.
+func stepper(ctx workflow.Context) error {
+	if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+		return err
+	}
+	return awaitPings(ctx)
+}
+
+func awaitPings(ctx workflow.Context) error {
+	pings := workflow.GetSignalChannel(ctx, pingSignal)
+	for {
+		var payload any
+		pings.Receive(ctx, &payload)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// continueOnce continues as new once when started with continued false: its
+// first run ends at event 5, after the task (event 4) that continued it.
+func continueOnce(ctx workflow.Context, continued bool) error {
+	if !continued {
+		return workflow.NewContinueAsNewError(ctx, continueName, true)
+	}
+	return awaitPings(ctx)
+}
+
+// drifterV1 and drifterV2 are one workflow before and after an incompatible
+// change: a "bad" run that ran v1's activity fails replay on v2 with a
+// non-determinism error, a good one replays fine.
+func drifterV1(ctx workflow.Context, bad bool) error {
+	if bad {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		if err := workflow.ExecuteActivity(actx, noop).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return awaitPings(ctx)
+}
+
+func drifterV2(ctx workflow.Context, bad bool) error {
+	if bad {
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return awaitPings(ctx)
+}
+
+func noop(context.Context) error { return nil }
