@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
 // Options says how to reach Temporal.
@@ -24,6 +27,9 @@ type Options struct {
 	APIKey string
 	// Headers are extra gRPC metadata sent with every request (--grpc-meta).
 	Headers map[string]string
+	// OnRPCError, when set, hears about every failed Temporal RPC: the
+	// method name and the gRPC code, for metrics.
+	OnRPCError func(method, code string)
 	// Identity names this client in Temporal's records.
 	Identity    string
 	DialTimeout time.Duration
@@ -74,6 +80,10 @@ func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, erro
 	if len(opts.Headers) > 0 {
 		copts.HeadersProvider = staticHeaders(opts.Headers)
 	}
+	if opts.OnRPCError != nil {
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions,
+			grpc.WithChainUnaryInterceptor(rpcErrors(opts.OnRPCError)))
+	}
 	timeout := opts.DialTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -121,6 +131,18 @@ func (t TLSOptions) config() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// rpcErrors reports each failed call's method and code.
+func rpcErrors(report func(method, code string)) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+		invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if err != nil {
+			report(path.Base(method), status.Code(err).String())
+		}
+		return err
+	}
 }
 
 type staticHeaders map[string]string

@@ -192,6 +192,9 @@ func (d *Daemon) temporalOptions() batch.Options {
 			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify,
 		},
 		DialTimeout: t.DialTimeout.Std(),
+		OnRPCError: func(method, code string) {
+			d.metrics.rpcErrors.WithLabelValues(method, code).Inc()
+		},
 	}
 }
 

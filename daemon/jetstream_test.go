@@ -60,6 +60,8 @@ rules:
 		return metricValue(t, reg, "batchwire_events_received_total", map[string]string{"trigger": "flags"}) >= 2
 	}, 30*time.Second, 50*time.Millisecond, "the event was not redelivered")
 	require.Zero(t, metricValue(t, reg, "batchwire_batch_jobs_started_total", map[string]string{"rule": "outage", "operation": "signal"}))
+	require.Positive(t, metricValue(t, reg, "batchwire_temporal_rpc_errors_total",
+		map[string]string{"method": "CountWorkflowExecutions", "code": "Unavailable"}))
 
 	proxy.Restore()
 	require.Eventually(t, func() bool {

@@ -27,6 +27,7 @@ type metrics struct {
 	jobDuration      *prometheus.HistogramVec
 	queueDepth       *prometheus.GaugeVec
 	watchdogStops    *prometheus.CounterVec
+	rpcErrors        *prometheus.CounterVec
 	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -67,6 +68,8 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Launches waiting for the namespace's batch slot."}, []string{"namespace"}),
 		watchdogStops: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_watchdog_stops_total",
 			Help: "Jobs stopped because their progress did not move within launch.watchdog."}, []string{"rule"}),
+		rpcErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_temporal_rpc_errors_total",
+			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
 		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
 			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",

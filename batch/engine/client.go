@@ -25,14 +25,20 @@ func Register(w worker.Registry) {
 	w.RegisterActivityWithOptions(acts.ApplyPage, activity.RegisterOptions{Name: ApplyPageActivity})
 }
 
-// WorkerStopTimeout lets calls in flight finish when the worker stops, so a
-// daemon shutdown rarely leaves a call whose outcome is unknown.
-const WorkerStopTimeout = 10 * time.Second
+// Worker defaults. WorkerStopTimeout lets calls in flight finish when the
+// worker stops, so a daemon shutdown rarely leaves a call whose outcome is
+// unknown. heartbeatThrottle makes the SDK send a page's heartbeat (its
+// progress, and the channel a Stop arrives on) every second instead of every
+// 0.8 heartbeat timeouts.
+const (
+	WorkerStopTimeout = 10 * time.Second
+	heartbeatThrottle = time.Second
+)
 
 // NewWorker returns a worker on TaskQueue in c's namespace with the engine
-// registered. Options, if given, replace the defaults (WorkerStopTimeout).
+// registered. Options, if given, replace the defaults.
 func NewWorker(c client.Client, opts ...worker.Options) worker.Worker {
-	options := worker.Options{WorkerStopTimeout: WorkerStopTimeout}
+	options := worker.Options{WorkerStopTimeout: WorkerStopTimeout, MaxHeartbeatThrottleInterval: heartbeatThrottle}
 	if len(opts) > 0 {
 		options = opts[0]
 	}
