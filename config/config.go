@@ -132,6 +132,7 @@ type Trigger struct {
 	Name      string            `yaml:"name"`
 	NATS      *NATSTrigger      `yaml:"nats"`
 	JetStream *JetStreamTrigger `yaml:"jetstream"`
+	HTTP      *HTTPTrigger      `yaml:"http"`
 
 	Line int `yaml:"-"`
 }
@@ -156,6 +157,43 @@ type JetStreamTrigger struct {
 	// DeadLetter is the subject a message is published to, with the error,
 	// after MaxDeliver failed attempts.
 	DeadLetter string `yaml:"dead_letter"`
+}
+
+// HTTPTrigger receives events on a path of the daemon's HTTP server. It
+// answers 202 once the decision is made, 400 for a malformed event and 503
+// (with Retry-After) when it cannot take the event now.
+type HTTPTrigger struct {
+	Path string `yaml:"path"`
+	// Format is cloudevents (binary, structured or batch mode), alertmanager
+	// (a webhook body becomes one event per alert) or webhook (any JSON body,
+	// mapped to a CloudEvent by Webhook).
+	Format  string   `yaml:"format"`
+	Webhook *Webhook `yaml:"webhook"`
+	// MaxBodyBytes bounds a request body; default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Timeout bounds how long a request waits for its decision; default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Webhook maps a JSON body to a CloudEvent with CEL expressions over `body`
+// (the decoded JSON) and `headers` (map of lower-case names to first values).
+type Webhook struct {
+	ID      string `yaml:"id"`
+	Type    string `yaml:"type"`
+	Source  string `yaml:"source"`
+	Subject string `yaml:"subject"`
+	// Signature checks an HMAC-SHA256 of the raw body, as GitHub's
+	// X-Hub-Signature-256 does.
+	Signature *Signature `yaml:"signature"`
+}
+
+// Signature is an HMAC check on webhook bodies. The secret comes from a file
+// or an environment variable, never from the configuration itself.
+type Signature struct {
+	Header     string `yaml:"header"`
+	Prefix     string `yaml:"prefix"`
+	SecretFile string `yaml:"secret_file"`
+	SecretEnv  string `yaml:"secret_env"`
 }
 
 // Rule matches events of one trigger and describes the batch operation to run.
@@ -382,7 +420,48 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+func countSet(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *HTTPTrigger) validate(trigger string) error {
+	switch {
+	case !strings.HasPrefix(h.Path, "/") || strings.HasPrefix(h.Path, "/-/") || h.Path == "/metrics":
+		return fmt.Errorf("trigger %q: http.path: want an absolute path outside /-/ and /metrics, got %q", trigger, h.Path)
+	case h.Format != "cloudevents" && h.Format != "alertmanager" && h.Format != "webhook":
+		return fmt.Errorf("trigger %q: http.format: want cloudevents, alertmanager or webhook, got %q", trigger, h.Format)
+	case h.Format == "webhook" && (h.Webhook == nil || h.Webhook.ID == "" || h.Webhook.Type == "" || h.Webhook.Source == ""):
+		return fmt.Errorf("trigger %q: http.webhook: id, type and source expressions are required for format webhook", trigger)
+	case h.Format != "webhook" && h.Webhook != nil:
+		return fmt.Errorf("trigger %q: http.webhook: only for format webhook", trigger)
+	}
+	if h.Webhook != nil && h.Webhook.Signature != nil {
+		sig := h.Webhook.Signature
+		if sig.Header == "" || (sig.SecretFile == "") == (sig.SecretEnv == "") {
+			return fmt.Errorf("trigger %q: http.webhook.signature: header and one of secret_file or secret_env are required", trigger)
+		}
+	}
+	return nil
+}
+
 func (t *Trigger) applyDefaults() {
+	if h := t.HTTP; h != nil {
+		if h.Format == "" {
+			h.Format = "cloudevents"
+		}
+		if h.MaxBodyBytes == 0 {
+			h.MaxBodyBytes = 1 << 20
+		}
+		if h.Timeout == 0 {
+			h.Timeout = Duration(30 * time.Second)
+		}
+	}
 	js := t.JetStream
 	if js == nil {
 		return
@@ -410,8 +489,10 @@ func (t *Trigger) validate() error {
 		return errors.New("name: required")
 	}
 	switch {
-	case t.NATS != nil && t.JetStream != nil:
-		return fmt.Errorf("trigger %q: one source per trigger, got nats and jetstream", t.Name)
+	case countSet(t.NATS != nil, t.JetStream != nil, t.HTTP != nil) > 1:
+		return fmt.Errorf("trigger %q: one source per trigger (nats, jetstream or http)", t.Name)
+	case t.HTTP != nil:
+		return t.HTTP.validate(t.Name)
 	case t.NATS != nil:
 		if strings.TrimSpace(t.NATS.Subject) == "" {
 			return fmt.Errorf("trigger %q: nats.subject: required", t.Name)
@@ -427,7 +508,7 @@ func (t *Trigger) validate() error {
 			return fmt.Errorf("trigger %q: jetstream.max_deliver: must be at least 1", t.Name)
 		}
 	default:
-		return fmt.Errorf("trigger %q: one source is required (nats or jetstream)", t.Name)
+		return fmt.Errorf("trigger %q: one source is required (nats, jetstream or http)", t.Name)
 	}
 	return nil
 }
