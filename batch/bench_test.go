@@ -16,13 +16,10 @@ import (
 // batcher, against a plain loop of SignalWorkflowExecution calls.
 func BenchmarkSignalFiveWorkflows(b *testing.B) {
 	const ns, targets = "launch-queue", 5
-	t := &testing.T{}
+	t := b
 	sdk := testenv.Dial(b, temporalHostPort, ns)
 	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	startWaiting(t, sdk, ns, prefix, targets)
-	if t.Failed() {
-		b.Fatal("could not start the target workflows")
-	}
 	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix)
 
 	b.Run("server-batcher", func(b *testing.B) {

@@ -40,7 +40,7 @@ func waitForSignal(ctx workflow.Context) error {
 
 // startWaiting starts n waiting workflows whose ids share prefix and waits
 // until visibility shows them all.
-func startWaiting(t *testing.T, c client.Client, namespace, prefix string, n int) {
+func startWaiting(t testing.TB, c client.Client, namespace, prefix string, n int) {
 	t.Helper()
 	w := worker.New(c, waitQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(waitForSignal, workflow.RegisterOptions{Name: "WaitForSignal"})
@@ -99,7 +99,7 @@ func (r *recorder) finishedJob(id string) (batch.Progress, bool) {
 	return p, ok
 }
 
-func dialBatch(t *testing.T, namespace string) *batch.Client {
+func dialBatch(t testing.TB, namespace string) *batch.Client {
 	t.Helper()
 	c, err := batch.Dial(context.Background(), batch.Options{Address: temporalHostPort, Namespace: namespace}, slog.Default())
 	require.NoError(t, err)
@@ -107,7 +107,7 @@ func dialBatch(t *testing.T, namespace string) *batch.Client {
 	return c
 }
 
-func newLauncher(t *testing.T, c *batch.Client, obs batch.Observer, watchdog time.Duration) *batch.Launcher {
+func newLauncher(t testing.TB, c *batch.Client, obs batch.Observer, watchdog time.Duration) *batch.Launcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	l := batch.NewLauncher(ctx, c, obs, batch.LauncherOptions{PollInterval: 100 * time.Millisecond, Watchdog: watchdog})

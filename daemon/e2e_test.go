@@ -19,7 +19,7 @@ import (
 
 // exampleConfig loads the shipped feature-flag example and points it at the
 // test's servers, so the test exercises the example as users run it.
-func exampleConfig(t *testing.T, natsURL, namespace string) *config.Config {
+func exampleConfig(t testing.TB, natsURL, namespace string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load("../examples/flags/batchwire.yaml")
 	require.NoError(t, err)
@@ -36,7 +36,7 @@ func exampleConfig(t *testing.T, natsURL, namespace string) *config.Config {
 }
 
 // fliptEvent wraps the real Flipt "flag updated" webhook body in a CloudEvent.
-func fliptEvent(t *testing.T, id string) *nats.Msg {
+func fliptEvent(t testing.TB, id string) *nats.Msg {
 	t.Helper()
 	body, err := os.ReadFile("../testdata/events/flipt_docs_audit_webhook_flag_updated.body.json")
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestRunFailsClearlyWhenTemporalUnreachable(t *testing.T) {
 	require.Less(t, time.Since(start), 20*time.Second, "dial must not hang")
 }
 
-func queryFlags(t *testing.T, c client.Client, workflowID string) flags.State {
+func queryFlags(t testing.TB, c client.Client, workflowID string) flags.State {
 	t.Helper()
 	value, err := c.QueryWorkflow(context.Background(), workflowID, "", flags.QueryName)
 	require.NoError(t, err)
@@ -138,7 +138,7 @@ func with(labels map[string]string, key, value string) map[string]string {
 }
 
 // withSubject sets the CloudEvent subject attribute of a structured event.
-func withSubject(t *testing.T, raw []byte, subject string) []byte {
+func withSubject(t testing.TB, raw []byte, subject string) []byte {
 	t.Helper()
 	ev := cloudevents.NewEvent()
 	require.NoError(t, json.Unmarshal(raw, &ev))

@@ -43,7 +43,7 @@ rules:
 `, temporalHostPort, namespace, natsURL, dataDir, paused, guards)
 }
 
-func writeConfig(t *testing.T, dir, yaml string) (string, *config.Config) {
+func writeConfig(t testing.TB, dir, yaml string) (string, *config.Config) {
 	t.Helper()
 	path := filepath.Join(dir, "batchwire.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
@@ -53,7 +53,7 @@ func writeConfig(t *testing.T, dir, yaml string) (string, *config.Config) {
 }
 
 // alertEvent wraps the real Alertmanager webhook body in a CloudEvent.
-func alertEvent(t *testing.T, id string) *nats.Msg {
+func alertEvent(t testing.TB, id string) *nats.Msg {
 	t.Helper()
 	body, err := os.ReadFile("../testdata/alertmanager/am-main-68fb2d5_01_firing_group_3_alerts.json")
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ type guardEnv struct {
 
 // newGuardEnv starts three FlagWorkflows of tenant api-server (the job label
 // of the payload's first alert) and a daemon running the alert rule.
-func newGuardEnv(t *testing.T, ns, guards string, paused bool, clock *fakeClock) *guardEnv {
+func newGuardEnv(t testing.TB, ns, guards string, paused bool, clock *fakeClock) *guardEnv {
 	t.Helper()
 	natsSrv := runNATS(t)
 	c := dialTemporal(t, ns)
@@ -236,7 +236,7 @@ func TestDryRunAndMaxWorkflowsGuards(t *testing.T) {
 	}
 }
 
-func readAudit(t *testing.T, env *guardEnv, eventID string) []Record {
+func readAudit(t testing.TB, env *guardEnv, eventID string) []Record {
 	t.Helper()
 	nc, err := nats.Connect(env.nats)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -36,14 +37,14 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, testNamespaces...))
 }
 
-func runNATS(t *testing.T) *server.Server { return testenv.RunNATS(t) }
+func runNATS(t testing.TB) *server.Server { return testenv.RunNATS(t) }
 
-func dialTemporal(t *testing.T, namespace string) client.Client {
+func dialTemporal(t testing.TB, namespace string) client.Client {
 	return testenv.Dial(t, temporalHostPort, namespace)
 }
 
 // startFlagWorker runs the example worker in-process on the namespace.
-func startFlagWorker(t *testing.T, c client.Client) {
+func startFlagWorker(t testing.TB, c client.Client) {
 	t.Helper()
 	w := worker.New(c, flags.TaskQueue, flags.Options())
 	flags.Register(w)
@@ -52,7 +53,7 @@ func startFlagWorker(t *testing.T, c client.Client) {
 }
 
 // startFlagWorkflows starts n FlagWorkflows of a tenant and returns their ids.
-func startFlagWorkflows(t *testing.T, c client.Client, prefix, tenant string, n int) []string {
+func startFlagWorkflows(t testing.TB, c client.Client, prefix, tenant string, n int) []string {
 	t.Helper()
 	ids := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
@@ -69,7 +70,7 @@ func startFlagWorkflows(t *testing.T, c client.Client, prefix, tenant string, n 
 
 // waitVisible polls visibility until the query counts want executions, since
 // visibility lags writes.
-func waitVisible(t *testing.T, c client.Client, namespace, query string, want int64) {
+func waitVisible(t testing.TB, c client.Client, namespace, query string, want int64) {
 	t.Helper()
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
@@ -81,7 +82,7 @@ func waitVisible(t *testing.T, c client.Client, namespace, query string, want in
 }
 
 // signalsIn returns the names of the signals in a workflow's history.
-func signalsIn(t *testing.T, c client.Client, workflowID string) []string {
+func signalsIn(t testing.TB, c client.Client, workflowID string) []string {
 	t.Helper()
 	var names []string
 	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -96,13 +97,13 @@ func signalsIn(t *testing.T, c client.Client, workflowID string) []string {
 }
 
 // startDaemon runs a daemon until the test ends and waits until it is ready.
-func startDaemon(t *testing.T, cfg *config.Config) (*Daemon, *prometheus.Registry) {
+func startDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	return startDaemonWith(t, Options{Config: cfg})
 }
 
 // startDaemonWith runs a daemon with opts plus a fresh registry and the test's logger.
-func startDaemonWith(t *testing.T, opts Options) (*Daemon, *prometheus.Registry) {
+func startDaemonWith(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Registry, opts.Logger = reg, testLogger(t)
@@ -124,11 +125,15 @@ func startDaemonWith(t *testing.T, opts Options) (*Daemon, *prometheus.Registry)
 	return d, reg
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
+	if _, bench := t.(*testing.B); bench {
+		// Per-job logs would drown the benchmark figures.
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
@@ -137,7 +142,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // metricValue reads one series from the registry; a series that does not
 // exist reads as 0.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	require.NoError(t, err)
@@ -164,7 +169,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	return matched == len(want)
 }
 
-func publish(t *testing.T, url string, msg *nats.Msg) {
+func publish(t testing.TB, url string, msg *nats.Msg) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)

@@ -32,6 +32,9 @@ type ApplyRequest struct {
 type ApplyResult struct {
 	Outcomes []outcome `json:"outcomes"`
 	Errors   []string  `json:"errors,omitempty"`
+	// Resumed counts the outcomes this attempt took over from an earlier
+	// attempt's heartbeat instead of applying them again.
+	Resumed int `json:"resumed,omitempty"`
 }
 
 // errWorkerStopping makes the server retry the page on another worker, which
@@ -67,7 +70,7 @@ func (a *Activities) ApplyPage(ctx context.Context, req ApplyRequest) (ApplyResu
 		var saved ApplyResult
 		if err := activity.GetHeartbeatDetails(ctx, &saved); err == nil && len(saved.Outcomes) == len(req.Executions) {
 			run.resume(saved)
-			activity.GetLogger(ctx).Info("resuming page from heartbeat", "job_id", spec.JobID, "done", run.done())
+			activity.GetLogger(ctx).Info("resuming page from heartbeat", "job_id", spec.JobID, "done", run.resumed)
 		}
 	}
 	svc := a.service(ctx)
@@ -96,6 +99,7 @@ type pageRun struct {
 	execs     []Execution
 	outcomes  []outcome
 	errors    []string
+	resumed   int
 	heartbeat func(ApplyResult)
 }
 
@@ -113,6 +117,7 @@ func (r *pageRun) resume(saved ApplyResult) {
 	for i, o := range saved.Outcomes {
 		if o != pending {
 			r.outcomes[i] = o
+			r.resumed++
 		}
 	}
 	r.errors = append(r.errors, saved.Errors...)
@@ -141,25 +146,14 @@ func (r *pageRun) snapshot() ApplyResult {
 }
 
 func (r *pageRun) snapshotLocked() ApplyResult {
-	return ApplyResult{Outcomes: append([]outcome(nil), r.outcomes...), Errors: append([]string(nil), r.errors...)}
+	return ApplyResult{Outcomes: append([]outcome(nil), r.outcomes...), Errors: append([]string(nil), r.errors...),
+		Resumed: r.resumed}
 }
 
 func (r *pageRun) outcomeOf(i int) outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.outcomes[i]
-}
-
-func (r *pageRun) done() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, o := range r.outcomes {
-		if o != pending {
-			n++
-		}
-	}
-	return n
 }
 
 // dispatch runs work for every pending execution, and stops handing out new

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"fmt"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batchwire/batchwire/internal/testenv"
+)
+
+// BenchmarkBurst20 sends 20 signal events for the same 5 workflows at once,
+// through batchwire and through a script that runs `temporal workflow signal
+// --query` per event, and reports how many events each applied and lost.
+func BenchmarkBurst20(b *testing.B) {
+	const ns, events, targets = "e2e-burst", 20, 5
+	t := b
+	c := dialTemporal(t, ns)
+	startFlagWorker(t, c)
+	tenant := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	ids := startFlagWorkflows(t, c, "bench", tenant, targets)
+	waitVisible(t, c, ns, fmt.Sprintf("Tenant = '%s'", tenant), targets)
+	query := fmt.Sprintf("WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant = '%s'", tenant)
+	applied := func() int { return queryFlags(t, c, ids[0]).Applied }
+
+	b.Run("script-temporal-signal-per-event", func(b *testing.B) {
+		bin, err := testenv.TemporalBinary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		lost := 0
+		for b.Loop() {
+			before := applied()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			failed := 0
+			for i := range events {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					cmd := exec.Command(bin, "workflow", "signal", "--address", temporalHostPort, "--namespace", ns,
+						"--query", query, "--name", "flag_changed", "--input", fmt.Sprintf(`{"flag":"s%d","value":true}`, i),
+						"--reason", "script", "--yes")
+					if cmd.Run() != nil {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			lost += failed
+			waitApplied(b, applied, before+events-failed)
+		}
+		b.ReportMetric(float64(lost)/float64(b.N), "lost-events/op")
+	})
+	b.Run("batchwire", func(b *testing.B) {
+		natsSrv := testenv.RunNATS(b)
+		_, cfg := writeConfig(t, b.TempDir(), fmt.Sprintf(`
+temporal: {address: %q, namespace: %q, poll_interval: 50ms}
+nats: {url: %q}
+http: {listen: 127.0.0.1:0}
+data_dir: %q
+audit: {disabled: true}
+triggers: [{name: flags, nats: {subject: flags.changed}}]
+rules:
+  - name: burst
+    trigger: flags
+    when: "true"
+    query: %s
+    signal: {name: flag_changed, input: {flag: "{{ event.id }}", value: true}}
+    reason: "{{ event.id }}"
+    engine: server
+`, temporalHostPort, ns, natsSrv.ClientURL(), b.TempDir(), yamlQuote(query)))
+		startDaemon(t, cfg)
+		for i := 0; b.Loop(); i++ {
+			before := applied()
+			for j := range events {
+				publish(t, natsSrv.ClientURL(), fliptEvent(t, fmt.Sprintf("bench-%d-%d-%d", time.Now().UnixNano(), i, j)))
+			}
+			waitApplied(b, applied, before+events)
+		}
+		b.ReportMetric(0, "lost-events/op")
+	})
+}
+
+func yamlQuote(s string) string { return fmt.Sprintf("%q", s) }
+
+// waitApplied waits until the first target has applied want changes.
+func waitApplied(b *testing.B, applied func() int, want int) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for applied() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("applied %d, want %d", applied(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
