@@ -90,7 +90,7 @@ func listPageFor(limit, have int) int32 {
 	if limit <= 0 || limit-have >= listPageSize {
 		return listPageSize
 	}
-	return int32(limit - have)
+	return int32(limit - have) //nolint:gosec // below listPageSize here
 }
 
 func listLimitReached(limit, have int) bool { return limit > 0 && have >= limit }

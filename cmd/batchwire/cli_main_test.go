@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// updateGolden rewrites testdata/*.golden from the current output.
+var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden files")
+
+// cliNamespaces are created at dev server start. A test that launches batch
+// jobs takes its own: the server runs one batch job per namespace at a time,
+// and `batch list` output must not see other tests' jobs.
+var cliNamespaces = []string{"cli-golden", "cli-signal", "cli-confirm", "cli-terminate", "cli-reject",
+	"cli-env", "cli-reset"}
+
+// cliHostPort is the dev server every test in this package shares.
+var cliHostPort string
+
+// TestMain starts one Temporal dev server for the package's tests.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(cliRunWithDevServer(m))
+}
+
+func cliRunWithDevServer(m *testing.M) int {
+	path, err := cliTemporalBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cmd/batchwire tests need the temporal CLI for a dev server:", err)
+		return 1
+	}
+	args := []string{"--search-attribute", "Tenant=Keyword"}
+	for _, ns := range cliNamespaces {
+		args = append(args, "--namespace", ns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
+		ClientOptions: &client.Options{Logger: cliQuietLogger()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
+		return 1
+	}
+	defer func() { _ = srv.Stop() }()
+	cliHostPort = srv.FrontendHostPort()
+	return m.Run()
+}
+
+// cliTemporalBinary finds the CLI that `make test` provides (TEMPORAL_BIN),
+// else the one in the repository's .bin/.
+func cliTemporalBinary() (string, error) {
+	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
+		return p, nil
+	}
+	p, err := filepath.Abs("../../.bin/temporal")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("set TEMPORAL_BIN or run `make temporal`, which puts it in .bin/: %w", err)
+	}
+	return p, nil
+}
+
+func cliQuietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// Names of the tiny workload the tests target.
+const (
+	cliTaskQueue    = "batchwire-cli-test"
+	cliWorkflowName = "CLITestWorkflow"
+)
+
+var tenantKey = temporal.NewSearchAttributeKeyKeyword("Tenant")
+
+// cliTestWorkflow runs until it is signalled "stop", so batch operations
+// always find it running.
+func cliTestWorkflow(ctx workflow.Context) error {
+	workflow.GetSignalChannel(ctx, "stop").Receive(ctx, nil)
+	return nil
+}
+
+// cliStartWorker runs the test worker on the namespace and returns a client
+// of it.
+func cliStartWorker(t *testing.T, namespace string) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: namespace, Logger: cliQuietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	w := worker.New(c, cliTaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(cliTestWorkflow, workflow.RegisterOptions{Name: cliWorkflowName})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return c
+}
+
+// cliStartWorkflows starts one workflow per id, tagged with the tenant, and
+// waits until visibility counts them all.
+func cliStartWorkflows(t *testing.T, c client.Client, namespace, tenant string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+			ID: id, TaskQueue: cliTaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet(tenant)),
+		}, cliWorkflowName)
+		require.NoError(t, err)
+	}
+	cliWaitCount(t, c, namespace, fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", tenant), int64(len(ids)))
+}
+
+// cliWaitCount polls visibility, which lags writes, until the query counts want.
+func cliWaitCount(t *testing.T, c client.Client, namespace, query string, want int64) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query,
+		})
+		require.NoError(ct, err)
+		require.Equal(ct, want, resp.GetCount())
+	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// cliSignalsIn returns the signals in a workflow's history: name and JSON input.
+func cliSignalsIn(t *testing.T, c client.Client, workflowID string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		if attrs := ev.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
+			input := ""
+			for _, p := range attrs.GetInput().GetPayloads() {
+				input += string(p.GetData())
+			}
+			got[attrs.GetSignalName()] = input
+		}
+	}
+	return got
+}
+
+// cliFakeTTY stands in for a terminal on stdin, so a test can answer the prompt.
+type cliFakeTTY struct{ io.Reader }
+
+func (cliFakeTTY) IsTerminal() bool { return true }
+
+type cliResult struct {
+	stdout, stderr string
+	err            error
+}
+
+// all is everything the command said, for leak checks.
+func (r cliResult) all() string {
+	msg := ""
+	if r.err != nil {
+		msg = r.err.Error()
+	}
+	return r.stdout + r.stderr + msg
+}
+
+// runCLI executes the real root command in-process.
+func runCLI(t *testing.T, stdin io.Reader, args ...string) cliResult {
+	t.Helper()
+	return runCLIWithStderr(t, stdin, &bytes.Buffer{}, args...)
+}
+
+// cliTTYBuffer is a stderr that claims to be a terminal, for the progress bar.
+type cliTTYBuffer struct{ bytes.Buffer }
+
+func (*cliTTYBuffer) IsTerminal() bool { return true }
+
+func runCLIWithStderr(t *testing.T, stdin io.Reader, stderr interface {
+	io.Writer
+	String() string
+}, args ...string) cliResult {
+	t.Helper()
+	root := newRootCmd()
+	var stdout bytes.Buffer
+	root.SetArgs(args)
+	root.SetOut(&stdout)
+	root.SetErr(stderr)
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	root.SetIn(stdin)
+	err := root.Execute()
+	t.Logf("batchwire %s\nstdout:\n%s\nstderr:\n%s\nerr: %v", strings.Join(args, " "), stdout.String(), stderr.String(), err)
+	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// onServer prefixes args with the dev server's address and a namespace.
+func onServer(namespace string, args ...string) []string {
+	return append(args, "--address", cliHostPort, "--namespace", namespace)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.temporal.io/api/serviceerror"
+)
+
+// checkLaunchQuery rejects, before any RPC, what the count preflight cannot
+// catch: the server batcher appends its own clause to the query, so a line
+// comment (`--`, `#`, `//`) that counts fine would swallow that clause, and
+// the job would retry forever holding the namespace's only batch slot.
+func checkLaunchQuery(query string) error {
+	if strings.TrimSpace(query) == "" {
+		return usageError{errors.New("--query is required: a batch operation without one would target every execution")}
+	}
+	var quote byte
+	inBlock := false
+	for i := 0; i < len(query); i++ {
+		c, rest := query[i], query[i:]
+		switch {
+		case inBlock:
+			if strings.HasPrefix(rest, "*/") {
+				inBlock, i = false, i+1
+			}
+		case quote != 0:
+			if c == '\\' {
+				i++ // the server reads backslash as an escape inside literals
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case strings.HasPrefix(rest, "/*"):
+			inBlock, i = true, i+1
+		case strings.HasPrefix(rest, "--") || c == '#' || strings.HasPrefix(rest, "//"):
+			return usageError{fmt.Errorf("--query: line comment at byte %d; the server batcher appends "+
+				"a clause after the query, which the comment would swallow: remove it", i)}
+		}
+	}
+	return nil
+}
+
+// mentionsStatus is a cheap lint: a signal or reset query that says nothing
+// about ExecutionStatus also selects closed executions.
+func mentionsStatus(query string) bool {
+	return strings.Contains(strings.ToLower(query), "executionstatus")
+}
+
+// queryError turns the server's rejection of a query into a usage error that
+// shows the server's own message.
+func queryError(err error) error {
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) {
+		return usageError{fmt.Errorf("the server rejected the query: %s: %w", invalid.Message, err)}
+	}
+	return err
+}
+
+// readIDFile reads workflow ids, one per line; blank lines and lines starting
+// with # are skipped, so a file can carry notes on why ids are listed.
+func readIDFile(flag, path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--%s: %w", flag, err)}
+	}
+	defer func() { _ = f.Close() }()
+	var ids []string
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			ids = append(ids, line)
+		}
+	}
+	if err := lines.Err(); err != nil {
+		return nil, usageError{fmt.Errorf("--%s: read %s: %w", flag, path, err)}
+	}
+	if len(ids) == 0 {
+		return nil, usageError{fmt.Errorf("--%s: %s lists no workflow ids", flag, path)}
+	}
+	return ids, nil
+}
