@@ -17,7 +17,7 @@ import (
 func TestExamplesRenderFromRealPayloads(t *testing.T) {
 	tests := []struct {
 		config, payload, eventType, trigger string
-		wantRule, wantQuery, wantReason    string
+		wantRule, wantQuery, wantReason     string
 	}{
 		{
 			config: "../examples/flags/batchwire.yaml", payload: "../testdata/events/flipt_docs_audit_webhook_flag_updated.body.json",

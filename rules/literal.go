@@ -60,6 +60,27 @@ func QuoteString(s string) (string, error) {
 	return b.String(), nil
 }
 
+// queryString quotes an event's string for a query, refusing the values that
+// the server, given a correctly quoted literal, still compares as another
+// value (both measured on the dev server, see injection_server_test.go):
+//   - it strips every leading and trailing ' from a string literal
+//     (sqlquery.ParseValue uses strings.Trim), so `'victim-a'` would select
+//     the tenant victim-a, on every visibility store;
+//   - SQL stores re-escape \, ", tab, CR and newline MySQL-style, which SQLite
+//     and PostgreSQL read verbatim, so `a\b` would select `a\\b`; NUL cuts
+//     SQLite's statement short and the query fails.
+func queryString(s string) (string, error) {
+	if strings.HasPrefix(s, "'") || strings.HasSuffix(s, "'") {
+		return "", errors.New("a string that starts or ends with ' cannot be a query literal: " +
+			"the server strips those quotes and would compare a different value")
+	}
+	if i := strings.IndexAny(s, "\\\"\t\r\n\x00"); i >= 0 {
+		return "", fmt.Errorf("a string holding %q (byte %d) cannot be a query literal: "+
+			"SQL visibility stores would compare a different value", s[i:i+1], i)
+	}
+	return QuoteString(s)
+}
+
 // queryLiteral renders a CEL value as a visibility query literal.
 func queryLiteral(v ref.Val) (string, error) {
 	if list, ok := v.(traits.Lister); ok {
@@ -71,7 +92,7 @@ func queryLiteral(v ref.Val) (string, error) {
 func scalarLiteral(v ref.Val) (string, error) {
 	switch val := v.(type) {
 	case types.String:
-		return QuoteString(string(val))
+		return queryString(string(val))
 	case types.Int:
 		return strconv.FormatInt(int64(val), 10), nil
 	case types.Uint:

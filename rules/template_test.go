@@ -82,7 +82,7 @@ func TestCompileQueryText(t *testing.T) {
 func TestRenderQueryTypes(t *testing.T) {
 	data := map[string]any{
 		"s": "x' OR WorkflowType!='x", "i": int64(3), "f": 0.5, "b": true,
-		"ids": []any{"a", "b'"}, "m": map[string]any{}, "n": nil,
+		"ids": []any{"a", "b'c"}, "m": map[string]any{}, "n": nil,
 	}
 	act := &activation{
 		event: types.DefaultTypeAdapter.NativeToValue(map[string]any{"id": "e1"}),
@@ -97,8 +97,10 @@ func TestRenderQueryTypes(t *testing.T) {
 		{query: `Ratio > {{ data.f }}`, want: `Ratio > 0.5`},
 		{query: `Flag = {{ data.b }}`, want: `Flag = true`},
 		{query: `StartTime > {{ now() - duration("24h") }}`, want: `StartTime > '2025-01-01T03:04:05Z'`},
-		{query: `WorkflowId IN {{ data.ids }}`, want: `WorkflowId IN ('a', 'b\'')`},
+		{query: `WorkflowId IN {{ data.ids }}`, want: `WorkflowId IN ('a', 'b\'c')`},
 		{query: `BuildIds IN ({{ "versioned:" + data.s }})`, want: `BuildIds IN ('versioned:x\' OR WorkflowType!=\'x')`},
+		{query: `A = {{ "'" + data.s }}`, wantErr: "starts or ends with '"},
+		{query: `A = {{ data.s + "\\\\" }}`, wantErr: "SQL visibility stores would compare a different value"},
 		{query: `A = {{ data.missing }}`, wantErr: "no such key: missing"},
 		{query: `A = {{ data.m }}`, wantErr: "cannot be a query literal"},
 		{query: `A = {{ data.n }}`, wantErr: "cannot be a query literal"},

@@ -15,8 +15,8 @@ import (
 
 type sendFlags struct {
 	server, subject, eventType, source, id, data, dataFile, ceSubject string
-	binary                                                           bool
-	extensions                                                       map[string]string
+	binary                                                            bool
+	extensions                                                        map[string]string
 }
 
 func newSendCmd() *cobra.Command {

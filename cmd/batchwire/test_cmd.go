@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/rules"
+)
+
+type testFlags struct {
+	configPath, eventPath, eventType, source, id string
+	trigger, temporal, namespace, output, at     string
+}
+
+func newTestCmd() *cobra.Command {
+	f := &testFlags{}
+	cmd := &cobra.Command{
+		Use:   "test --config FILE --event EVENT.json",
+		Short: "Show which rules an event matches and what they would do",
+		Long: `Evaluate one event against the rules, as amtool config routes test does for
+alerts: for each rule, whether it matches and why (the when expression's
+result or error), the rendered query, the operation (signal and input, reason,
+job id) and the guards that would apply. Nothing is launched or changed.
+
+The event is a structured-mode CloudEvent JSON file, or, with --type and
+--source, a raw JSON payload (a webhook body) wrapped into a CloudEvent whose
+id defaults to a hash of the payload.
+
+With --temporal ADDR (or TEMPORAL_ADDRESS), each rendered query is counted with
+CountWorkflowExecutions, which shows how many workflows it would touch and
+whether guards.max_workflows would block the launch; TLS and the API key come
+from the configuration. Visibility is eventually consistent: counts are
+approximate. The exit status is 1 when a rule fails to evaluate.`,
+		Example: `  batchwire test --config examples/flags/batchwire.yaml \
+    --event testdata/events/flipt_docs_audit_webhook_flag_updated.body.json \
+    --type flag.changed --source flipt/audit --temporal 127.0.0.1:7233`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.configPath, "config", "c", "batchwire.yaml", "configuration file")
+	fl.StringVar(&f.eventPath, "event", "", "CloudEvent JSON file, or raw JSON data with --type and --source (required)")
+	fl.StringVar(&f.eventType, "type", "", "wrap the --event file as data of a CloudEvent of this type")
+	fl.StringVar(&f.source, "source", "", "source of the wrapping CloudEvent")
+	fl.StringVar(&f.id, "id", "", "id of the wrapping CloudEvent (default: test- and a hash of the data)")
+	fl.StringVar(&f.trigger, "trigger", "", "evaluate the rules of this trigger only (default: every trigger that has rules)")
+	fl.StringVar(&f.temporal, "temporal", os.Getenv("TEMPORAL_ADDRESS"), "Temporal address to count the workflows each query selects (env TEMPORAL_ADDRESS)")
+	fl.StringVarP(&f.namespace, "namespace", "n", "", "count in this namespace instead of each rule's")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, json")
+	fl.StringVar(&f.at, "time", "", "evaluate as of this RFC 3339 time, for rules that use now() (default: now)")
+	_ = cmd.MarkFlagRequired("event")
+	return cmd
+}
+
+func (f *testFlags) run(cmd *cobra.Command) error {
+	if f.output != "text" && f.output != "json" {
+		return usageError{fmt.Errorf("--output: want text or json, got %q", f.output)}
+	}
+	cfg, set, err := loadRules(f.configPath)
+	if err != nil {
+		return err
+	}
+	ev, err := f.loadEvent()
+	if err != nil {
+		return usageError{err}
+	}
+	now, err := f.evaluationTime()
+	if err != nil {
+		return usageError{err}
+	}
+	triggers, err := f.triggers(set)
+	if err != nil {
+		return usageError{err}
+	}
+	report := evaluateEvent(cfg, set, triggers, ev, now, f.namespace)
+	if f.temporal != "" {
+		if err := countTargets(cmd.Context(), cfg, f.temporal, report); err != nil {
+			return err
+		}
+	}
+	if err := report.print(cmd.OutOrStdout(), f.output); err != nil {
+		return err
+	}
+	if n := report.failed(); n > 0 {
+		return fmt.Errorf("%s failed to evaluate", plural(n, "rule"))
+	}
+	return nil
+}
+
+// loadRules loads and compiles the configuration; either failing is a
+// usage error, as in run: `batchwire check` says more about why.
+func loadRules(path string) (*config.Config, *rules.Set, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := rules.Compile(cfg.Rules)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("config %s: %w", path, err)}
+	}
+	return cfg, set, nil
+}
+
+// loadEvent reads a structured-mode CloudEvent, or wraps raw JSON data into
+// one so that a captured webhook body can be tried as it is.
+func (f *testFlags) loadEvent() (*cloudevents.Event, error) {
+	raw, err := os.ReadFile(f.eventPath)
+	if err != nil {
+		return nil, fmt.Errorf("--event: %w", err)
+	}
+	if f.eventType == "" && f.source == "" {
+		if f.id != "" {
+			return nil, errors.New("--id goes with --type and --source, which wrap raw data into an event")
+		}
+		ev := cloudevents.NewEvent()
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("--event %s is not a structured-mode CloudEvent (%w); "+
+				"to wrap raw JSON data into one, give --type and --source", f.eventPath, err)
+		}
+		return &ev, ev.Validate()
+	}
+	if f.eventType == "" || f.source == "" {
+		return nil, errors.New("--type and --source go together")
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("--event %s: data is not valid JSON", f.eventPath)
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(f.id)
+	if f.id == "" {
+		sum := sha256.Sum256(raw)
+		ev.SetID("test-" + hex.EncodeToString(sum[:])[:12])
+	}
+	ev.SetType(f.eventType)
+	ev.SetSource(f.source)
+	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(raw)); err != nil {
+		return nil, fmt.Errorf("--event: %w", err)
+	}
+	return &ev, ev.Validate()
+}
+
+func (f *testFlags) evaluationTime() (time.Time, error) {
+	if f.at == "" {
+		return time.Now().UTC(), nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, f.at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--time: %w", err)
+	}
+	return at.UTC(), nil
+}
+
+// triggers returns the triggers to evaluate, in the order rules use them.
+func (f *testFlags) triggers(set *rules.Set) ([]string, error) {
+	var names []string
+	for _, r := range set.Rules() {
+		if !slices.Contains(names, r.Trigger) {
+			names = append(names, r.Trigger)
+		}
+	}
+	if f.trigger == "" {
+		return names, nil
+	}
+	if !slices.Contains(names, f.trigger) {
+		return nil, fmt.Errorf("--trigger: no rule uses trigger %q (rules use %v)", f.trigger, names)
+	}
+	return []string{f.trigger}, nil
+}
+
+// countTargets runs the count preflight of every rendered query. It only
+// reads visibility, so nothing changes on the server.
+func countTargets(ctx context.Context, cfg *config.Config, address string, report *testReport) error {
+	apiKey, err := readAPIKey(cfg.Temporal.APIKeyFile)
+	if err != nil {
+		return err
+	}
+	tlsCfg := cfg.Temporal.TLS
+	c, err := batch.Dial(ctx, batch.Options{
+		Address: address, Namespace: cfg.Temporal.Namespace, APIKey: apiKey,
+		TLS: batch.TLSOptions{CAFile: tlsCfg.CAFile, CertFile: tlsCfg.CertFile, KeyFile: tlsCfg.KeyFile,
+			ServerName: tlsCfg.ServerName, InsecureSkipVerify: tlsCfg.InsecureSkipVerify},
+		DialTimeout: cfg.Temporal.DialTimeout.Std(),
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	report.Temporal = address
+	for _, outcome := range report.Rules {
+		if outcome.Action == nil {
+			continue
+		}
+		count, err := c.Count(ctx, outcome.Action.Namespace, outcome.Action.Query)
+		outcome.setCount(count, err)
+	}
+	return nil
+}
