@@ -68,9 +68,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Config == nil {
 		return nil, errors.New("daemon: a configuration is required")
 	}
-	set, err := rules.Compile(opts.Config.Rules)
+	set, err := compileAndLint(opts.Config)
 	if err != nil {
-		return nil, fmt.Errorf("compile rules: %w", err)
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -92,6 +92,24 @@ func New(opts Options) (*Daemon, error) {
 	d.live.Store(&liveState{cfg: opts.Config, rules: set})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
+}
+
+// compileAndLint compiles the rules and refuses any whose query template
+// fails the scope lint (the same errors `batchwire check` reports).
+func compileAndLint(cfg *config.Config) (*rules.Set, error) {
+	set, err := rules.Compile(cfg.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	var errs []error
+	for _, r := range set.Rules() {
+		_, lintErrs := rules.LintRule(r)
+		errs = append(errs, lintErrs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("lint rules: %w", err)
+	}
+	return set, nil
 }
 
 // HTTPAddr is the address the HTTP server listens on, once Run has bound it.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -146,4 +147,38 @@ func withSubject(t testing.TB, raw []byte, subject string) []byte {
 	out, err := json.Marshal(ev)
 	require.NoError(t, err)
 	return out
+}
+
+// A rendered query is linted before launch: an event value that would make
+// the query select every workflow (an empty STARTS_WITH prefix) is refused.
+func TestRenderedQueryThatSelectsEverythingIsRefused(t *testing.T) {
+	natsSrv := runNATS(t)
+	raw := fmt.Sprintf(`
+temporal: {address: %q, namespace: e2e-misc}
+nats: {url: %q}
+http: {listen: 127.0.0.1:0}
+data_dir: %q
+triggers: [{name: t, nats: {subject: s}}]
+rules:
+  - name: prefix
+    trigger: t
+    when: "true"
+    query: WorkflowId STARTS_WITH {{ data.prefix }} AND ExecutionStatus = 'Running'
+    terminate: {}
+    reason: r
+`, temporalHostPort, natsSrv.ClientURL(), t.TempDir())
+	_, cfg := writeConfig(t, t.TempDir(), raw)
+	_, reg := startDaemon(t, cfg)
+	ev := cloudevents.NewEvent()
+	ev.SetID("empty-prefix")
+	ev.SetSource("test")
+	ev.SetType("t")
+	require.NoError(t, ev.SetData(cloudevents.ApplicationJSON, map[string]string{"prefix": ""}))
+	body, err := json.Marshal(ev)
+	require.NoError(t, err)
+	publish(t, natsSrv.ClientURL(), &nats.Msg{Subject: "s", Data: body})
+	require.Eventually(t, func() bool {
+		return metricValue(t, reg, "batchwire_rules_render_errors_total", map[string]string{"rule": "prefix"}) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Zero(t, metricValue(t, reg, "batchwire_batch_decisions_total", map[string]string{"rule": "prefix", "outcome": "launched"}))
 }

@@ -34,12 +34,23 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 		switch {
 		case res.Err != nil:
 			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "error").Inc()
+			if res.Matched {
+				d.metrics.renderErrors.WithLabelValues(res.Rule.Name).Inc()
+			}
 			rec.Result, rec.Reason = ResultError, res.Err.Error()
 		case !res.Matched:
 			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "not_matched").Inc()
 			rec.Result, rec.Reason = ResultNotMatched, "when is false"
 		default:
 			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "matched").Inc()
+			// The rendered query is linted again: a value can still make it
+			// select everything, e.g. an empty STARTS_WITH prefix.
+			if _, err := rules.LintQuery(res.Action.Query); err != nil {
+				fillAction(&rec, res.Action)
+				rec.Result, rec.Reason = ResultError, fmt.Sprintf("rendered query refused: %v", err)
+				d.metrics.renderErrors.WithLabelValues(res.Rule.Name).Inc()
+				break
+			}
 			v := d.guards.Admit(res.Rule, res.Action, st.cfg.Launch.Paused, now)
 			if v.Admitted() {
 				launches = append(launches, launch{res.Action, d.launcher.Submit(d.request(res.Rule, res.Action))})

@@ -17,6 +17,7 @@ type metrics struct {
 	eventsReceived   *prometheus.CounterVec
 	eventsInvalid    *prometheus.CounterVec
 	ruleEvaluations  *prometheus.CounterVec
+	renderErrors     *prometheus.CounterVec
 	decisions        *prometheus.CounterVec
 	guardBlocked     *prometheus.CounterVec
 	duplicates       *prometheus.CounterVec
@@ -47,6 +48,8 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Messages that could not be decoded as a CloudEvent."}, []string{"trigger"}),
 		ruleEvaluations: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_evaluations_total",
 			Help: "Rule evaluations by result: matched, not_matched, error."}, []string{"rule", "result"}),
+		renderErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_render_errors_total",
+			Help: "Matched events whose query, reason or input could not be rendered, or whose rendered query was refused."}, []string{"rule"}),
 		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_decisions_total",
 			Help: "Launch decisions by outcome: launched, duplicate, dry_run, blocked, error."}, []string{"rule", "outcome"}),
 		guardBlocked: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_guard_blocked_total",

@@ -42,7 +42,7 @@ func (d *Daemon) reloadLocked() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	set, err := rules.Compile(cfg.Rules)
+	set, err := compileAndLint(cfg)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}

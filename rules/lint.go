@@ -188,6 +188,9 @@ func (c *queryChecker) comparison(e *sqlparser.ComparisonExpr) error {
 			"(use =, !=, <, <=, >, >=, IN, NOT IN, STARTS_WITH, NOT STARTS_WITH, BETWEEN, IS NULL)",
 			sqlparser.String(e), strings.ToUpper(e.Operator))
 	}
+	if v, ok := e.Right.(*sqlparser.SQLVal); ok && e.Operator == sqlparser.StartsWithStr && len(v.Val) == 0 {
+		return fmt.Errorf("%q: STARTS_WITH an empty string selects every workflow", sqlparser.String(e))
+	}
 	return c.value(col, e.Right)
 }
 

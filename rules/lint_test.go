@@ -39,6 +39,8 @@ func TestLintQueryErrors(t *testing.T) {
 		{"WorkflowType = 'x", "does not parse"},
 		{"WorkflowType = 'x' union select 1", "only a condition is allowed"},
 		{"WorkflowType = 'x' LIMIT 1", "LIMIT is not supported"},
+		{"WorkflowId STARTS_WITH ''", "STARTS_WITH an empty string selects every workflow"},
+		{"WorkflowId STARTS_WITH 'a'", ""},
 		{"WorkflowType = 'x' ORDER BY StartTime", "ORDER BY and GROUP BY"},
 		{"WorkflowType = 'x' GROUP BY ExecutionStatus", "ORDER BY and GROUP BY"},
 		{"WorkflowType LIKE 'x%'", "operator LIKE is not supported"},
