@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/batch/engine"
 	"github.com/batchwire/batchwire/internal/testenv"
 )
 
@@ -34,6 +35,31 @@ func BenchmarkSignalFiveWorkflows(b *testing.B) {
 			}
 			for {
 				if p, ok := rec.finishedJob(jobID); ok {
+					if p.Completed != targets {
+						b.Fatalf("job %s: %+v", jobID, p)
+					}
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	})
+	b.Run("client-engine", func(b *testing.B) {
+		w := engine.NewWorker(sdk)
+		if err := w.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer w.Stop()
+		for i := 0; b.Loop(); i++ {
+			jobID := fmt.Sprintf("%s-client-%d", prefix, i)
+			spec := engine.Spec{JobID: jobID, Namespace: ns, Query: query, Reason: "bench",
+				Operation: engine.Operation{Kind: "signal", SignalName: "poke"}, Concurrency: 8, RPS: 200}
+			if err := engine.Start(context.Background(), sdk, spec); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				p, err := engine.Describe(context.Background(), sdk, jobID)
+				if err == nil && p.Done() {
 					if p.Completed != targets {
 						b.Fatalf("job %s: %+v", jobID, p)
 					}

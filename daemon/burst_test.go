@@ -12,7 +12,7 @@ import (
 // within one second to one namespace: every event is applied exactly once,
 // although the server runs one batch operation per namespace at a time.
 func TestBurstOfSignalEventsLosesNothing(t *testing.T) {
-	for _, engine := range []string{"server"} {
+	for _, engine := range []string{"server", "auto"} {
 		t.Run(engine, func(t *testing.T) { testBurst(t, engine) })
 	}
 }

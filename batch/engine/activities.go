@@ -41,6 +41,10 @@ type ApplyResult struct {
 // resumes from the last heartbeat.
 const errWorkerStopping = "WorkerStopping"
 
+// callTimeout bounds the work on one execution (history reads, the call and
+// its retries).
+const callTimeout = time.Minute
+
 // heartbeatEvery keeps the activity visibly alive while the rate limiter makes it wait.
 const heartbeatEvery = 2 * time.Second
 
@@ -84,11 +88,24 @@ func (a *Activities) ApplyPage(ctx context.Context, req ApplyRequest) (ApplyResu
 		return result, temporal.NewApplicationError("worker stopping", errWorkerStopping)
 	default:
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return result, fmt.Errorf("apply page: %w", ctx.Err())
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The job is being stopped: report what was done.
+		return result, nil
 	}
-	// Finished, or cancelled because the job is stopping: report what was done.
+	if n := countPending(result.Outcomes); n > 0 {
+		return result, fmt.Errorf("apply page: %d executions left after transient errors, last: %s", n, run.lastTransient())
+	}
 	return result, nil
+}
+
+func countPending(outcomes []outcome) int {
+	n := 0
+	for _, o := range outcomes {
+		if o == pending {
+			n++
+		}
+	}
+	return n
 }
 
 // pageRun tracks the outcomes of one page while goroutines fill them in.
@@ -100,6 +117,7 @@ type pageRun struct {
 	outcomes  []outcome
 	errors    []string
 	resumed   int
+	transient string // the last transient error, for the page's retry
 	heartbeat func(ApplyResult)
 }
 
@@ -126,6 +144,10 @@ func (r *pageRun) resume(saved ApplyResult) {
 func (r *pageRun) record(i int, o outcome, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if o == pending {
+		r.transient = msg
+		return
+	}
 	r.outcomes[i] = o
 	if o == failed && len(r.errors) < maxErrorSamples {
 		r.errors = append(r.errors, msg)
@@ -148,6 +170,12 @@ func (r *pageRun) snapshot() ApplyResult {
 func (r *pageRun) snapshotLocked() ApplyResult {
 	return ApplyResult{Outcomes: append([]outcome(nil), r.outcomes...), Errors: append([]string(nil), r.errors...),
 		Resumed: r.resumed}
+}
+
+func (r *pageRun) lastTransient() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.transient
 }
 
 func (r *pageRun) outcomeOf(i int) outcome {
@@ -175,14 +203,23 @@ func (r *pageRun) dispatch(ctx context.Context, stop <-chan struct{}, spec Spec,
 		}
 		workers.Go(func() {
 			defer func() { <-slots }()
-			if o, msg := work(ctx, exec); o != pending {
-				r.record(i, o, msg)
-			}
+			o, msg := r.finish(ctx, exec, work)
+			r.record(i, o, msg)
 		})
 	}
 	workers.Wait()
 	closeGate()
 	wg.Wait()
+}
+
+// finish runs one call to the end even when the job is stopped or the
+// worker is stopping meanwhile: a call cut off after the server applied it
+// would be counted as not done. Its own deadline replaces the activity's.
+func (r *pageRun) finish(ctx context.Context, exec Execution,
+	work func(context.Context, Execution) (outcome, string)) (outcome, string) {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	return work(callCtx, exec)
 }
 
 // keepAlive heartbeats while the rate limiter makes the page wait, and closes

@@ -93,8 +93,9 @@ const (
 )
 
 // handle plans and applies the operation for one execution, retrying
-// transient errors. A context error leaves the execution pending, so the next
-// attempt of the page does it (the request id makes a repeat harmless).
+// transient errors a few times. An execution still stuck on a transient or
+// context error stays pending, so the page's next attempt does it (the
+// request id makes a repeat harmless).
 func handle(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec Spec, exec Execution) (outcome, string) {
 	var target Target
 	err := retryTransient(ctx, func() error {
@@ -116,8 +117,10 @@ func classify(ctx context.Context, svc workflowservice.WorkflowServiceClient, sp
 	switch {
 	case err == nil:
 		return completed, ""
-	case ctx.Err() != nil:
-		return pending, ""
+	case ctx.Err() != nil || transient(err):
+		// Temporal, not the execution, is in trouble: leave it for the page's
+		// retry rather than count it failed.
+		return pending, err.Error()
 	case errors.As(err, &notFound) && spec.Operation.Kind == "terminate" && terminatedByJob(ctx, svc, spec, exec):
 		// A terminate repeated after a crash finds the run closed by this job.
 		return completed, ""
@@ -143,7 +146,7 @@ func terminatedByJob(ctx context.Context, svc workflowservice.WorkflowServiceCli
 }
 
 // retryTransient repeats call a few times while the server is briefly
-// unavailable or busy; anything else is the execution's own failure.
+// unavailable or busy.
 func retryTransient(ctx context.Context, call func() error) error {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -160,11 +163,13 @@ func retryTransient(ctx context.Context, call func() error) error {
 	}
 }
 
+// transient reports an error that says nothing about the execution itself.
 func transient(err error) bool {
 	var unavailable *serviceerror.Unavailable
 	var exhausted *serviceerror.ResourceExhausted
 	var deadline *serviceerror.DeadlineExceeded
 	var aborted *serviceerror.Aborted
-	return errors.As(err, &unavailable) || errors.As(err, &exhausted) ||
-		errors.As(err, &deadline) || errors.As(err, &aborted) || errors.Is(err, context.DeadlineExceeded)
+	var canceled *serviceerror.Canceled // the connection closing under a stopping daemon
+	return errors.As(err, &unavailable) || errors.As(err, &exhausted) || errors.As(err, &deadline) ||
+		errors.As(err, &aborted) || errors.As(err, &canceled) || errors.Is(err, context.DeadlineExceeded)
 }

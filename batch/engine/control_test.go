@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -55,10 +56,22 @@ func TestStopDescribeListAndDuplicates(t *testing.T) {
 
 	require.NoError(t, Start(context.Background(), f.home, spec))
 	require.ErrorIs(t, Start(context.Background(), f.home, spec), batch.ErrAlreadyStarted, "running duplicate")
-	require.Eventually(t, func() bool { return signalledCount(t, f, 4) >= 1 }, testWait, pollEvery)
-	running, err := Describe(context.Background(), f.home, spec.JobID)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		require.GreaterOrEqual(ct, signalledCount(ct, f, 4), 1)
+	}, testWait, pollEvery)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		running, err := Describe(context.Background(), f.home, spec.JobID)
+		require.NoError(ct, err)
+		require.Equal(ct, batch.StateRunning, running.State)
+		require.GreaterOrEqual(ct, running.Completed, int64(1), "the page in flight counts from its heartbeat")
+	}, testWait, pollEvery)
+	value, err := f.home.QueryWorkflow(context.Background(), spec.JobID, "", ProgressQuery)
 	require.NoError(t, err)
-	require.Equal(t, batch.StateRunning, running.State)
+	var progress batch.Progress // the query answers in the shape of a server job's progress
+	require.NoError(t, value.Get(&progress))
+	require.Equal(t, spec.JobID, progress.JobID)
+	require.Equal(t, batch.StateRunning, progress.State)
+	require.Equal(t, int64(4), progress.Total)
 	require.NoError(t, Stop(context.Background(), f.home, spec.JobID, "operator said so"))
 
 	r := waitDone(t, f.home, spec.JobID)
@@ -81,11 +94,42 @@ func TestStopDescribeListAndDuplicates(t *testing.T) {
 	require.Equal(t, r.Progress, jobs[i])
 }
 
-func signalledCount(t *testing.T, f fixture, n int) int {
-	t.Helper()
+func signalledCount(t require.TestingT, f fixture, n int) int {
 	count := 0
 	for _, id := range ids("stop", n) {
 		count += len(signalsIn(t, f.targets, id))
 	}
 	return count
+}
+
+func TestContinueAsNewKeepsCounts(t *testing.T) {
+	f := newFixture(t, "can-job")
+	f.start(t, "can-job", stepperName, 2, stepperIdle)
+	spec := f.spec("job-can", Operation{Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"x"`)})
+	spec.Query, spec.PageSize = "", 1
+	// pagesPerRun+1 one-id pages: the job continues as new once.
+	spec.IncludeIDs = append([]string{"can-job-1"}, ids("can-job-missing", pagesPerRun-1)...)
+	spec.IncludeIDs = append(spec.IncludeIDs, "can-job-2")
+
+	r := runJob(t, f.home, spec)
+
+	requireCounts(t, r, batch.StateCompleted, pagesPerRun+1, 2, 0, pagesPerRun-1)
+	waitVisible(t, f.home, "WorkflowId = 'job-can'", 2)
+	jobs, err := List(context.Background(), f.home, 100)
+	require.NoError(t, err)
+	listed := slices.DeleteFunc(jobs, func(p batch.Progress) bool { return p.JobID != spec.JobID })
+	require.Equal(t, []batch.Progress{r.Progress}, listed, "one entry per job, not per run")
+}
+
+func TestInvalidQueryFailsTheJob(t *testing.T) {
+	f := newFixture(t, "bad-query")
+	spec := f.spec("job-bad-query", Operation{Kind: "terminate"})
+	spec.Query = "Tenant = "
+
+	r := runJob(t, f.home, spec)
+
+	require.Equal(t, batch.StateFailed, r.State)
+	require.NotEmpty(t, r.Errors)
+	require.Contains(t, r.Errors[len(r.Errors)-1], "Tenant = ")
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status(t, f.home, spec.JobID))
 }

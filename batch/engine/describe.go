@@ -46,29 +46,42 @@ func Status(ctx context.Context, c client.Client, jobID string) (Result, error) 
 			jobID, info.GetType().GetName(), batch.ErrNotFound)
 	}
 	r, err := statusOf(ctx, c, info)
-	if err == nil && !r.Done() {
+	if err != nil || r.Done() {
+		return r, err
+	}
+	// Read the page in flight after the query: a page that ends in between
+	// is then missed for a moment rather than counted twice.
+	if desc, err = c.DescribeWorkflowExecution(ctx, jobID, ""); err == nil {
 		addInFlight(&r, desc.GetPendingActivities())
 	}
-	return r, err
+	return r, nil
 }
 
-// List returns up to limit jobs of the engine in c's namespace, newest first.
+// List returns up to limit (default 100) jobs of the engine in c's namespace, newest first.
 func List(ctx context.Context, c client.Client, limit int) ([]batch.Progress, error) {
+	if limit <= 0 {
+		limit = 100
+	}
 	req := &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = '%s'", WorkflowName), PageSize: int32(max(limit, 1)),
+		Query:    fmt.Sprintf("WorkflowType = '%s'", WorkflowName),
+		PageSize: int32(min(limit, maxPageSize)), //nolint:gosec // bounded just here
 	}
 	var out []batch.Progress
+	seen := map[string]bool{}
 	for len(out) < limit {
 		resp, err := c.ListWorkflow(ctx, req)
 		if err != nil {
 			return out, fmt.Errorf("list client batch jobs: %w", err)
 		}
 		for _, info := range resp.GetExecutions() {
-			// Each continue-as-new leaves a closed run; the job is its latest run.
-			if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW || len(out) == limit {
+			// Each continue-as-new leaves a run behind, which visibility may
+			// still show as running; a job is described once, from its latest run.
+			jobID := info.GetExecution().GetWorkflowId()
+			if seen[jobID] || len(out) == limit {
 				continue
 			}
-			p, err := Describe(ctx, c, info.GetExecution().GetWorkflowId())
+			seen[jobID] = true
+			p, err := Describe(ctx, c, jobID)
 			if err != nil {
 				return out, err
 			}

@@ -107,7 +107,7 @@ func TestTerminateSkipsExcludedIDs(t *testing.T) {
 	require.Equal(t, spec.Reason, last.GetReason())
 }
 
-func TestIncludeIDsWithoutQuery(t *testing.T) {
+func TestIncludeIDs(t *testing.T) {
 	f := newFixture(t, "incl")
 	f.start(t, "incl", stepperName, 3, 9)
 
@@ -120,10 +120,17 @@ func TestIncludeIDsWithoutQuery(t *testing.T) {
 	require.Len(t, signalsIn(t, f.targets, "incl-1"), 1)
 	require.Empty(t, signalsIn(t, f.targets, "incl-2"))
 	require.Len(t, signalsIn(t, f.targets, "incl-3"), 1)
+
+	// With a query, the include list narrows what the query selects.
+	waitVisible(t, f.targets, f.query(), 3)
+	spec.JobID, spec.Query, spec.IncludeIDs = "job-incl-query", f.query(), []string{"incl-2", "incl-missing"}
+	r = runJob(t, f.home, spec)
+	requireCounts(t, r, batch.StateCompleted, 1, 1, 0, 0)
+	require.Len(t, signalsIn(t, f.targets, "incl-2"), 1)
+	require.Len(t, signalsIn(t, f.targets, "incl-1"), 1)
 }
 
-func signalsIn(t *testing.T, c client.Client, workflowID string) []*historypb.WorkflowExecutionSignaledEventAttributes {
-	t.Helper()
+func signalsIn(t require.TestingT, c client.Client, workflowID string) []*historypb.WorkflowExecutionSignaledEventAttributes {
 	var out []*historypb.WorkflowExecutionSignaledEventAttributes
 	for _, e := range history(t, c, workflowID, "") {
 		if attrs := e.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
@@ -131,4 +138,26 @@ func signalsIn(t *testing.T, c client.Client, workflowID string) []*historypb.Wo
 		}
 	}
 	return out
+}
+
+// Engine jobs live in the engine's home namespace; a job whose query also
+// selects them (here: every running workflow of the home namespace whose id
+// starts like the job's) acts on its targets and never on itself.
+func TestJobNeverSelectsEngineWorkflows(t *testing.T) {
+	f := newFixture(t, "self")
+	home := dial(t, homeNS)
+	w := startTargetWorker(t, home, targetQueue+"-self-home", registerTargets)
+	t.Cleanup(w.Stop)
+	runs := startWorkflows(t, home, targetQueue+"-self-home", "self", stepperName, ids("selfjob-target", 2))
+	for id, run := range runs {
+		waitIdle(t, home, id, run, 9)
+	}
+	query := "WorkflowId STARTS_WITH 'selfjob' AND ExecutionStatus = 'Running'"
+	waitVisible(t, home, query, 2)
+	spec := Spec{JobID: "selfjob-terminate", Namespace: homeNS, Query: query, Reason: "self", Operation: Operation{Kind: "terminate"}}
+	r := runJob(t, f.home, spec)
+	requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
+	for id := range runs {
+		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, status(t, home, id), id)
+	}
 }

@@ -45,7 +45,8 @@ func listPage(ctx context.Context, svc workflowservice.WorkflowServiceClient, re
 		return includePage(ctx, svc, spec, req.Token)
 	}
 	resp, err := svc.ListWorkflowExecutions(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: spec.Namespace, Query: spec.Query, PageSize: int32(spec.PageSize), NextPageToken: req.Token,
+		Namespace: spec.Namespace, Query: spec.Query, NextPageToken: req.Token,
+		PageSize: int32(spec.PageSize), //nolint:gosec // Validate bounds it by maxPageSize
 	})
 	if err != nil {
 		return Page{}, listError(spec, err)
@@ -55,6 +56,12 @@ func listPage(ctx context.Context, svc workflowservice.WorkflowServiceClient, re
 	for _, info := range resp.GetExecutions() {
 		id := info.GetExecution().GetWorkflowId()
 		if exclude[id] || (include != nil && !include[id]) || !selectable(info.GetStartTime().AsTime(), req.StartedAt) {
+			continue
+		}
+		if info.GetType().GetName() == WorkflowName {
+			// Engine jobs live in the daemon's namespace: a broad query there
+			// (every running workflow) must not make a job act on itself or
+			// on another job.
 			continue
 		}
 		page.Executions = append(page.Executions, Execution{WorkflowID: id, RunID: info.GetExecution().GetRunId()})

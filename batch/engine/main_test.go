@@ -30,6 +30,7 @@ import (
 const (
 	homeNS   = "engine-home"
 	crashNS  = "engine-crash"
+	killNS   = "engine-kill"
 	targetNS = "engine-targets"
 )
 
@@ -42,8 +43,32 @@ const (
 // temporalHostPort is the dev server every test in this package shares.
 var temporalHostPort string
 
+// helperEnv makes the test binary an engine worker process (see
+// TestResumeAfterWorkerKilled) instead of running the tests.
+const helperEnv = "BATCHWIRE_ENGINE_WORKER"
+
 func TestMain(m *testing.M) {
+	// Short enough that a killed worker's page moves on within seconds; both
+	// processes must agree, as the workflow replays in either.
+	heartbeatTimeout = 3 * time.Second
+	if hostPort := os.Getenv(helperEnv); hostPort != "" {
+		os.Exit(runWorkerProcess(hostPort, os.Getenv(helperEnv+"_NAMESPACE")))
+	}
 	os.Exit(runWithDevServer(m))
+}
+
+// runWorkerProcess runs an engine worker until the process is killed.
+func runWorkerProcess(hostPort, namespace string) int {
+	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: quietSDKLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker process: dial:", err)
+		return 1
+	}
+	if err := NewWorker(c).Run(worker.InterruptCh()); err != nil {
+		fmt.Fprintln(os.Stderr, "worker process:", err)
+		return 1
+	}
+	return 0
 }
 
 func runWithDevServer(m *testing.M) int {
@@ -53,7 +78,7 @@ func runWithDevServer(m *testing.M) int {
 		return 1
 	}
 	args := []string{"--search-attribute", "Tenant=Keyword"}
-	for _, ns := range []string{homeNS, crashNS, targetNS} {
+	for _, ns := range []string{homeNS, crashNS, killNS, targetNS} {
 		args = append(args, "--namespace", ns)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -125,13 +125,13 @@ type Target struct {
 const maxErrorSamples = 10
 
 func (s Spec) withDefaults() Spec {
-	if s.Concurrency <= 0 {
+	if s.Concurrency == 0 {
 		s.Concurrency = DefaultConcurrency
 	}
-	if s.RPS <= 0 {
+	if s.RPS == 0 {
 		s.RPS = DefaultRPS
 	}
-	if s.PageSize <= 0 {
+	if s.PageSize == 0 {
 		s.PageSize = DefaultPageSize
 	}
 	return s
@@ -150,8 +150,8 @@ func (s Spec) Validate() error {
 		return errors.New("reason is required")
 	case s.PageSize > maxPageSize:
 		return fmt.Errorf("page_size %d: at most %d", s.PageSize, maxPageSize)
-	case s.Concurrency < 0 || s.RPS < 0:
-		return errors.New("concurrency and rps must not be negative")
+	case s.Concurrency < 0 || s.RPS < 0 || s.PageSize < 0:
+		return errors.New("concurrency, rps and page_size must not be negative")
 	}
 	if err := s.Operation.Validate(); err != nil {
 		return fmt.Errorf("operation: %w", err)
@@ -217,9 +217,21 @@ func OperationFrom(op batch.Operation) (Operation, error) {
 	case batch.Terminate, batch.Cancel, batch.Delete:
 		return Operation{Kind: op.Kind()}, nil
 	case batch.Reset:
-		return Operation{Kind: "reset", ResetType: o.Type, BuildID: o.BuildID, ReapplyExclude: o.ExcludeReapply}, nil
+		return Operation{Kind: "reset", ResetType: o.Type, BuildID: o.BuildID, ReapplyExclude: o.ExcludeReapply,
+			OnlyNonDeterministic: o.OnlyNonDeterministic, BadBinaryChecksum: o.BadBinaryChecksum}, nil
 	case nil:
 		return Operation{}, errors.New("operation is required")
 	}
 	return Operation{}, fmt.Errorf("operation %q has no client-side form", op.Kind())
+}
+
+// SpecFrom builds a client-side spec from a batch job; the engine-only fields
+// (include and exclude ids, concurrency, the reset filters) are set after.
+func SpecFrom(job batch.Job) (Spec, error) {
+	op, err := OperationFrom(job.Op)
+	if err != nil {
+		return Spec{}, fmt.Errorf("batch job %q: %w", job.ID, err)
+	}
+	return Spec{JobID: job.ID, Namespace: job.Namespace, Query: job.Query, Reason: job.Reason,
+		Operation: op, RPS: float64(job.MaxOpsPerSecond)}, nil
 }

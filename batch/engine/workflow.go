@@ -16,8 +16,8 @@ import (
 const pagesPerRun = 10
 
 // heartbeatTimeout is how long a crashed worker holds a page before the server
-// gives it to another; the SDK heartbeats at most every 0.8 of it.
-const heartbeatTimeout = 20 * time.Second
+// gives it to another. A variable so the kill test need not wait 20s.
+var heartbeatTimeout = 20 * time.Second
 
 // ClientBatch is the engine workflow: it pages the job's selection and applies
 // the operation page by page, keeping its position in cp.
@@ -45,10 +45,9 @@ func ClientBatch(ctx workflow.Context, spec Spec, cp Checkpoint) (Result, error)
 			return job.fail(err)
 		}
 	}
-	job.state = batch.StateCompleted
 	workflow.GetLogger(ctx).Info("client batch job completed", "job_id", spec.JobID,
 		"total", job.cp.Total, "completed", job.cp.Completed, "failed", job.cp.Failed, "skipped", job.cp.Skipped)
-	return job.result(), nil
+	return job.final(batch.StateCompleted), nil
 }
 
 // jobState is the workflow's view of the job, read by the progress query.
@@ -79,8 +78,9 @@ func (j *jobState) runPage(ctx workflow.Context) error {
 	return nil
 }
 
-// applyPage runs ApplyPage until every execution has an outcome; a result
-// with pending outcomes means the activity saw the job being stopped.
+// applyPage runs ApplyPage until every execution has an outcome. The
+// activity retries itself on transient trouble; a result with pending
+// outcomes means it saw the job being stopped.
 func (j *jobState) applyPage(ctx workflow.Context, execs []Execution) ([]outcome, error) {
 	if len(execs) == 0 {
 		return nil, nil
@@ -132,13 +132,11 @@ func (j *jobState) keepErrors(errs []string) {
 // stop ends a cancelled job as Canceled, with the counts as details.
 func (j *jobState) stop(ctx workflow.Context) (Result, error) {
 	workflow.GetSignalChannel(ctx, StopSignal).ReceiveAsync(&j.stopReason)
-	j.state = batch.StateStopped
-	return Result{}, temporal.NewCanceledError(j.result())
+	return Result{}, temporal.NewCanceledError(j.final(batch.StateStopped))
 }
 
 // fail ends the job as Failed, with the counts as details.
 func (j *jobState) fail(err error) (Result, error) {
-	j.state = batch.StateFailed
 	j.keepErrors([]string{err.Error()})
 	var appErr *temporal.ApplicationError
 	errType := "BatchFailed"
@@ -146,7 +144,15 @@ func (j *jobState) fail(err error) (Result, error) {
 		errType = appErr.Type()
 	}
 	return Result{}, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("client batch job %q: %v", j.spec.JobID, err), errType, err, j.result())
+		fmt.Sprintf("client batch job %q: %v", j.spec.JobID, err), errType, err, j.final(batch.StateFailed))
+}
+
+// final is the job's last word. The query keeps answering "running" until the
+// workflow has closed, so a caller that sees a final state also finds the job closed.
+func (j *jobState) final(state string) Result {
+	r := j.result()
+	r.State = state
+	return r
 }
 
 func (j *jobState) result() Result {

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+func TestSpecValidate(t *testing.T) {
+	valid := Spec{JobID: "j", Namespace: "ns", Query: "WorkflowType = 'x'", Reason: "r",
+		Operation: Operation{Kind: "terminate"}}
+	tests := []struct {
+		name   string
+		change func(*Spec)
+		want   string
+	}{
+		{"valid", func(*Spec) {}, ""},
+		{"include ids instead of a query", func(s *Spec) { s.Query, s.IncludeIDs = "", []string{"a"} }, ""},
+		{"no job id", func(s *Spec) { s.JobID = "" }, "job_id is required"},
+		{"no namespace", func(s *Spec) { s.Namespace = "" }, "namespace is required"},
+		{"no selection", func(s *Spec) { s.Query = " " }, "query or include_ids is required"},
+		{"no reason", func(s *Spec) { s.Reason = "" }, "reason is required"},
+		{"page too large", func(s *Spec) { s.PageSize = 5000 }, "page_size 5000: at most 1000"},
+		{"negative rps", func(s *Spec) { s.RPS = -1 }, "concurrency, rps and page_size must not be negative"},
+		{"unknown kind", func(s *Spec) { s.Operation.Kind = "pause" }, `operation: kind "pause"`},
+		{"signal without name", func(s *Spec) { s.Operation = Operation{Kind: "signal"} }, "operation: signal_name is required"},
+		{"signal input not JSON", func(s *Spec) {
+			s.Operation = Operation{Kind: "signal", SignalName: "s", SignalInput: []byte("{")}
+		}, "operation: signal_input is not valid JSON"},
+		{"non-deterministic filter on terminate", func(s *Spec) { s.Operation.OnlyNonDeterministic = true },
+			"operation: only_non_deterministic applies to reset only"},
+		{"unknown reset type", func(s *Spec) { s.Operation = resetOp("Sideways") }, `operation: reset_type "Sideways"`},
+		{"build id reset without id", func(s *Spec) { s.Operation = resetOp(batch.ResetBuildID) },
+			"operation: reset_type BuildId needs build_id"},
+		{"bad binary without checksum", func(s *Spec) { s.Operation = resetOp(ResetBadBinary) },
+			"operation: reset_type BadBinary needs bad_binary_checksum"},
+		{"unknown reapply exclude", func(s *Spec) {
+			s.Operation = Operation{Kind: "reset", ResetType: batch.ResetLastWorkflowTask, ReapplyExclude: []string{"timer"}}
+		}, `operation: reapply_exclude "timer"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := valid
+			tt.change(&spec)
+			err := spec.Validate()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestOperationFrom(t *testing.T) {
+	tests := []struct {
+		in   batch.Operation
+		want Operation
+	}{
+		{batch.Signal{Name: "s", Input: []byte(`{"a":1}`)}, Operation{Kind: "signal", SignalName: "s", SignalInput: []byte(`{"a":1}`)}},
+		{batch.Terminate{}, Operation{Kind: "terminate"}},
+		{batch.Cancel{}, Operation{Kind: "cancel"}},
+		{batch.Delete{}, Operation{Kind: "delete"}},
+		{batch.Reset{Type: batch.ResetBuildID, BuildID: "b", ExcludeReapply: []string{"signal"}},
+			Operation{Kind: "reset", ResetType: batch.ResetBuildID, BuildID: "b", ReapplyExclude: []string{"signal"}}},
+	}
+	for _, tt := range tests {
+		got, err := OperationFrom(tt.in)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, got)
+		require.NoError(t, got.Validate())
+	}
+	_, err := OperationFrom(nil)
+	require.Error(t, err)
+
+	spec, err := SpecFrom(batch.Job{ID: "j", Namespace: "ns", Query: "q", Reason: "r", Op: batch.Cancel{}, MaxOpsPerSecond: 5})
+	require.NoError(t, err)
+	require.Equal(t, Spec{JobID: "j", Namespace: "ns", Query: "q", Reason: "r", Operation: Operation{Kind: "cancel"}, RPS: 5}, spec)
+}
+
+// pageOf returns a page of n executions with a work function that takes 100ms
+// and records how many ran at once.
+func pageOf(n int) (ApplyRequest, *int32, func(context.Context, Execution) (outcome, string)) {
+	req := ApplyRequest{Executions: make([]Execution, n)}
+	for i := range req.Executions {
+		req.Executions[i] = Execution{WorkflowID: string(rune('a' + i)), RunID: "r"}
+	}
+	var active, peak int32
+	work := func(context.Context, Execution) (outcome, string) {
+		now := atomic.AddInt32(&active, 1)
+		for p := atomic.LoadInt32(&peak); now > p && !atomic.CompareAndSwapInt32(&peak, p, now); p = atomic.LoadInt32(&peak) {
+		}
+		time.Sleep(100 * time.Millisecond) // the call's duration, in the bubble's fake time
+		atomic.AddInt32(&active, -1)
+		return completed, ""
+	}
+	return req, &peak, work
+}
+
+func TestDispatchHonoursRateAndConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		req, peak, work := pageOf(4)
+		var beats []ApplyResult
+		run := newPageRun(req, func(r ApplyResult) { beats = append(beats, r) })
+		start := time.Now()
+		run.dispatch(context.Background(), nil, Spec{RPS: 2, Concurrency: 8}, work)
+		// A token at 0, 0.5, 1 and 1.5 s; the last call takes 100ms.
+		require.Equal(t, 1600*time.Millisecond, time.Since(start))
+		require.Equal(t, int32(1), *peak, "at 2/s calls of 100ms never overlap")
+		require.Equal(t, []outcome{completed, completed, completed, completed}, run.snapshot().Outcomes)
+		for i := 1; i < len(beats); i++ {
+			require.GreaterOrEqual(t, doneIn(beats[i]), doneIn(beats[i-1]), "heartbeats never go back")
+		}
+
+		req, peak, work = pageOf(6)
+		run = newPageRun(req, func(ApplyResult) {})
+		run.dispatch(context.Background(), nil, Spec{RPS: 1000, Concurrency: 2}, work)
+		require.Equal(t, int32(2), *peak)
+	})
+}
+
+func TestDispatchResumesAndStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		req, _, work := pageOf(5)
+		req.Outcomes = []outcome{completed, skipped, pending, pending, pending}
+		stop := make(chan struct{})
+		var once sync.Once
+		var calls []string
+		stopAfterFirst := func(ctx context.Context, e Execution) (outcome, string) {
+			calls = append(calls, e.WorkflowID)
+			once.Do(func() { close(stop) })
+			return work(ctx, e)
+		}
+		run := newPageRun(req, func(ApplyResult) {})
+		run.dispatch(context.Background(), stop, Spec{RPS: 1000, Concurrency: 1}, stopAfterFirst)
+		require.Equal(t, []string{"c"}, calls, "done ones are not redone; none start after the stop")
+		require.Equal(t, []outcome{completed, skipped, completed, pending, pending}, run.snapshot().Outcomes)
+	})
+}
+
+func doneIn(r ApplyResult) int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o != pending {
+			n++
+		}
+	}
+	return n
+}
