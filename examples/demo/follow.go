@@ -95,9 +95,13 @@ func (d *demo) printMetrics(context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		shown := name
+		if families[name].GetType() == dto.MetricType_HISTOGRAM {
+			shown += "_count"
+		}
 		for _, m := range families[name].GetMetric() {
 			if v := value(m); v != 0 {
-				fmt.Printf("  %s%s %g\n", name, labelString(m), v)
+				fmt.Printf("  %s%s %g\n", shown, labelString(m), v)
 			}
 		}
 	}
