@@ -54,7 +54,7 @@ it to the end and exporting its progress as Prometheus metrics.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error, never")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text, json")
 	root.AddCommand(newRunCmd(g), newCheckCmd(), newSendCmd(), newAuditCmd(), newBatchCmd(g), newWorkflowCmd(g), newTestCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -62,9 +62,12 @@ it to the end and exporting its progress as Prometheus metrics.`,
 }
 
 func (g *globalFlags) logger() (*slog.Logger, error) {
+	if strings.EqualFold(g.logLevel, "never") {
+		return slog.New(slog.DiscardHandler), nil
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+		return nil, usageError{fmt.Errorf("--log-level: want debug, info, warn, error or never: %w", err)}
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(g.logFormat) {
