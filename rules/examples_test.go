@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -64,4 +65,24 @@ func TestAlertsExampleCompiles(t *testing.T) {
 	set, err := Compile(cfg.Rules)
 	require.NoError(t, err)
 	require.Len(t, set.Rules(), 3)
+}
+
+// Every configuration shipped in the repository loads, compiles and lints clean.
+func TestShippedConfigsAreValid(t *testing.T) {
+	paths, err := filepath.Glob("../examples/*/batchwire.yaml")
+	require.NoError(t, err)
+	paths = append(paths, "../deploy/compose/batchwire.yaml")
+	require.GreaterOrEqual(t, len(paths), 4)
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			cfg, err := config.Load(path)
+			require.NoError(t, err)
+			set, err := Compile(cfg.Rules)
+			require.NoError(t, err)
+			for _, r := range set.Rules() {
+				_, errs := LintRule(r)
+				require.Empty(t, errs, "rule %s", r.Name)
+			}
+		})
+	}
 }
