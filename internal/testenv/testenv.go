@@ -39,7 +39,7 @@ func StartTemporal(namespaces ...string) (*Temporal, error) {
 	}
 	// One batch operation per namespace is the server default; it is set
 	// explicitly because batchwire's launch queue is built around it.
-	args := []string{"--search-attribute", "Tenant=Keyword",
+	args := []string{"--search-attribute", "Tenant=Keyword", "--search-attribute", "Deployment=Keyword",
 		"--dynamic-config-value", "frontend.MaxConcurrentBatchOperationPerNamespace=1"}
 	for _, ns := range namespaces {
 		args = append(args, "--namespace", ns)
