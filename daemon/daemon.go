@@ -56,6 +56,10 @@ type Daemon struct {
 	now     func() time.Time
 	reload  sync.Mutex
 
+	// httpSources are the HTTP triggers, built in New so that a bad webhook
+	// mapping or an unreadable secret fails at start.
+	httpSources map[string]*triggers.HTTPSource
+
 	ready    atomic.Bool
 	httpAddr atomic.Value // string
 	natsURL  atomic.Value // string
@@ -90,6 +94,9 @@ func New(opts Options) (*Daemon, error) {
 		guards:  rules.NewGuardState(),
 	}
 	d.live.Store(&liveState{cfg: opts.Config, rules: set})
+	if d.httpSources, err = buildHTTPSources(opts.Config.Triggers, opts.Logger); err != nil {
+		return nil, err
+	}
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
 }
@@ -252,9 +259,14 @@ func (d *Daemon) connectNATS() (*nats.Conn, func(), error) {
 func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, t := range d.cfg.Triggers {
-		var src source = triggers.NewNATSSource(nc, t, d.log)
-		if t.JetStream != nil {
+		var src source
+		switch {
+		case t.HTTP != nil:
+			src = d.httpSources[t.Name]
+		case t.JetStream != nil:
 			src = triggers.NewJetStreamSource(nc, t, d.log)
+		default:
+			src = triggers.NewNATSSource(nc, t, d.log)
 		}
 		wg.Add(1)
 		go func() {
@@ -265,6 +277,21 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		}()
 	}
 	return &wg
+}
+
+func buildHTTPSources(all []config.Trigger, log *slog.Logger) (map[string]*triggers.HTTPSource, error) {
+	out := map[string]*triggers.HTTPSource{}
+	for _, t := range all {
+		if t.HTTP == nil {
+			continue
+		}
+		src, err := triggers.NewHTTPSource(t, log)
+		if err != nil {
+			return nil, fmt.Errorf("trigger %q: %w", t.Name, err)
+		}
+		out[t.Name] = src
+	}
+	return out, nil
 }
 
 // source is what every trigger kind offers.
@@ -279,7 +306,9 @@ func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
 		return nil, fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
 	}
 	d.httpAddr.Store(ln.Addr().String())
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// ReadTimeout bounds slow uploads to HTTP triggers; no WriteTimeout, as a
+	// trigger's answer waits for its decisions (http.timeout).
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	errc := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
