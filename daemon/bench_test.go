@@ -55,9 +55,17 @@ func BenchmarkBurst20(b *testing.B) {
 		}
 		b.ReportMetric(float64(lost)/float64(b.N), "lost-events/op")
 	})
-	b.Run("batchwire", func(b *testing.B) {
-		natsSrv := testenv.RunNATS(b)
-		_, cfg := writeConfig(t, b.TempDir(), fmt.Sprintf(`
+	for _, engine := range []string{"server", "auto"} {
+		b.Run("batchwire-"+engine, func(b *testing.B) { benchBatchwireBurst(b, ns, query, engine, applied) })
+	}
+}
+
+// benchBatchwireBurst sends each burst through a daemon whose rule uses engine.
+func benchBatchwireBurst(b *testing.B, ns, query, engine string, applied func() int) {
+	const events = 20
+	t := b
+	natsSrv := testenv.RunNATS(b)
+	_, cfg := writeConfig(t, b.TempDir(), fmt.Sprintf(`
 temporal: {address: %q, namespace: %q, poll_interval: 50ms}
 nats: {url: %q}
 http: {listen: 127.0.0.1:0}
@@ -71,18 +79,17 @@ rules:
     query: %s
     signal: {name: flag_changed, input: {flag: "{{ event.id }}", value: true}}
     reason: "{{ event.id }}"
-    engine: server
-`, temporalHostPort, ns, natsSrv.ClientURL(), b.TempDir(), yamlQuote(query)))
-		startDaemon(t, cfg)
-		for i := 0; b.Loop(); i++ {
-			before := applied()
-			for j := range events {
-				publish(t, natsSrv.ClientURL(), fliptEvent(t, fmt.Sprintf("bench-%d-%d-%d", time.Now().UnixNano(), i, j)))
-			}
-			waitApplied(b, applied, before+events)
+    engine: %s
+`, temporalHostPort, ns, natsSrv.ClientURL(), b.TempDir(), yamlQuote(query), engine))
+	startDaemon(t, cfg)
+	for i := 0; b.Loop(); i++ {
+		before := applied()
+		for j := range events {
+			publish(t, natsSrv.ClientURL(), fliptEvent(t, fmt.Sprintf("bench-%s-%d-%d-%d", engine, time.Now().UnixNano(), i, j)))
 		}
-		b.ReportMetric(0, "lost-events/op")
-	})
+		waitApplied(b, applied, before+events)
+	}
+	b.ReportMetric(0, "lost-events/op")
 }
 
 func yamlQuote(s string) string { return fmt.Sprintf("%q", s) }
