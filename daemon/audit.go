@@ -206,6 +206,9 @@ func collect(ctx context.Context, consumer jetstream.Consumer, filter AuditFilte
 	}
 }
 
+// matches also checks the record's own time: the stream's start time only
+// says when the record was stored.
 func (f AuditFilter) matches(rec Record) bool {
-	return (f.EventID == "" || rec.EventID == f.EventID) && (f.JobID == "" || rec.JobID == f.JobID)
+	return (f.EventID == "" || rec.EventID == f.EventID) && (f.JobID == "" || rec.JobID == f.JobID) &&
+		(f.Since.IsZero() || !rec.Time.Before(f.Since))
 }
