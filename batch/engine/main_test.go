@@ -3,23 +3,18 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -54,12 +49,12 @@ func TestMain(m *testing.M) {
 	if hostPort := os.Getenv(helperEnv); hostPort != "" {
 		os.Exit(runWorkerProcess(hostPort, os.Getenv(helperEnv+"_NAMESPACE")))
 	}
-	os.Exit(runWithDevServer(m))
+	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, homeNS, crashNS, killNS, targetNS))
 }
 
 // runWorkerProcess runs an engine worker until the process is killed.
 func runWorkerProcess(hostPort, namespace string) int {
-	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: quietSDKLogger()})
+	c, err := client.Dial(client.Options{HostPort: hostPort, Namespace: namespace, Logger: testenv.QuietLogger()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker process: dial:", err)
 		return 1
@@ -71,55 +66,9 @@ func runWorkerProcess(hostPort, namespace string) int {
 	return 0
 }
 
-func runWithDevServer(m *testing.M) int {
-	path, err := temporalBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "engine tests need the temporal CLI:", err)
-		return 1
-	}
-	args := []string{"--search-attribute", "Tenant=Keyword"}
-	for _, ns := range []string{homeNS, crashNS, killNS, targetNS} {
-		args = append(args, "--namespace", ns)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
-		ClientOptions: &client.Options{Logger: quietSDKLogger()},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
-		return 1
-	}
-	defer func() { _ = srv.Stop() }()
-	temporalHostPort = srv.FrontendHostPort()
-	return m.Run()
-}
-
-// temporalBinary finds the CLI that `make test` built or found (TEMPORAL_BIN).
-func temporalBinary() (string, error) {
-	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
-		return p, nil
-	}
-	if p, err := filepath.Abs("../../.bin/temporal"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("temporal")
-	if err != nil {
-		return "", fmt.Errorf("set TEMPORAL_BIN, or run `make test`, which builds it into .bin/: %w", err)
-	}
-	return p, nil
-}
-
-func quietSDKLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-}
-
 func dial(t *testing.T, namespace string) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: quietSDKLogger()})
+	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: testenv.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c

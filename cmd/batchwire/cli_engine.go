@@ -46,16 +46,7 @@ type clientJob struct {
 }
 
 // clientTarget is what a client job would do to one execution.
-type clientTarget struct {
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id"`
-	// ResetRunID is the run a reset starts from; it differs from RunID for
-	// LastContinuedAsNew.
-	ResetRunID string `json:"reset_run_id,omitempty"`
-	EventID    int64  `json:"event_id,omitempty"`
-	Skipped    bool   `json:"skipped,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-}
+type clientTarget = engine.Target
 
 // engineListAll bounds `batch list --limit 0` for engine jobs, each of which
 // costs a describe.
@@ -92,16 +83,7 @@ func (e engineJobs) DryRun(ctx context.Context, job clientJob) ([]clientTarget, 
 	if err != nil {
 		return nil, err
 	}
-	targets, err := engine.DryRun(ctx, e.sdk, spec)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]clientTarget, 0, len(targets))
-	for _, t := range targets {
-		out = append(out, clientTarget{WorkflowID: t.WorkflowID, RunID: t.RunID, ResetRunID: t.ResetRunID,
-			EventID: t.EventID, Skipped: t.Skipped, Reason: t.Reason})
-	}
-	return out, nil
+	return engine.DryRun(ctx, e.sdk, spec)
 }
 
 func (e engineJobs) Start(ctx context.Context, job clientJob) error {

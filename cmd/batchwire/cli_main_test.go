@@ -6,21 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -40,52 +37,7 @@ var cliHostPort string
 // TestMain starts one Temporal dev server for the package's tests.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(cliRunWithDevServer(m))
-}
-
-func cliRunWithDevServer(m *testing.M) int {
-	path, err := cliTemporalBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cmd/batchwire tests need the temporal CLI for a dev server:", err)
-		return 1
-	}
-	args := []string{"--search-attribute", "Tenant=Keyword"}
-	for _, ns := range cliNamespaces {
-		args = append(args, "--namespace", ns)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
-		ClientOptions: &client.Options{Logger: cliQuietLogger()},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start Temporal dev server:", err)
-		return 1
-	}
-	defer func() { _ = srv.Stop() }()
-	cliHostPort = srv.FrontendHostPort()
-	return m.Run()
-}
-
-// cliTemporalBinary finds the CLI that `make test` provides (TEMPORAL_BIN),
-// else the one in the repository's .bin/.
-func cliTemporalBinary() (string, error) {
-	if p := os.Getenv("TEMPORAL_BIN"); p != "" {
-		return p, nil
-	}
-	p, err := filepath.Abs("../../.bin/temporal")
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("set TEMPORAL_BIN or run `make temporal`, which puts it in .bin/: %w", err)
-	}
-	return p, nil
-}
-
-func cliQuietLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	os.Exit(testenv.RunWithTemporal(m, &cliHostPort, cliNamespaces...))
 }
 
 // Names of the tiny workload the tests target.
@@ -107,7 +59,7 @@ func cliTestWorkflow(ctx workflow.Context) error {
 // of it.
 func cliStartWorker(t *testing.T, namespace string) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: namespace, Logger: cliQuietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: namespace, Logger: testenv.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	w := worker.New(c, cliTaskQueue, worker.Options{})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -104,7 +105,7 @@ func TestTestCmdUsageErrors(t *testing.T) {
 // of 2 would block the launch; nothing is launched either way.
 func TestTestCmdCountsOnServer(t *testing.T) {
 	const ns, tenant = "default", "test-cmd-count"
-	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: ns, Logger: cliQuietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: ns, Logger: testenv.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	startFlagWorkflows(t, c, tenant, "test-cmd-1", "test-cmd-2", "test-cmd-3")
