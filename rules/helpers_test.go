@@ -13,7 +13,7 @@ import (
 
 // flagChangesPath is a real go-feature-flag webhook payload shared by all
 // packages of the project.
-const flagChangesPath = "../../shared/testdata/events/go-feature-flag_webhook_flag_changes.json"
+const flagChangesPath = "../testdata/events/go-feature-flag_webhook_flag_changes.json"
 
 // token is one lexical token of a visibility query, as the tests read it:
 // either raw text outside literals or a decoded string literal.

@@ -124,17 +124,14 @@ type httpFixture struct {
 	body    []byte
 }
 
-// cloudEventsDir finds the shared CloudEvents payloads, whether they sit in
-// the repository or beside it in the workspace.
+// cloudEventsDir is where the repository keeps the CloudEvents payloads.
 func cloudEventsDir(t *testing.T) string {
 	t.Helper()
-	for _, dir := range []string{"../testdata/cloudevents", "../../shared/testdata/cloudevents"} {
-		if info, err := os.Stat(dir); err == nil && info.IsDir() {
-			return dir
-		}
-	}
-	require.FailNow(t, "CloudEvents test data not found (testdata/cloudevents)")
-	return ""
+	const dir = "../testdata/cloudevents"
+	info, err := os.Stat(dir)
+	require.NoError(t, err, "CloudEvents test data not found")
+	require.True(t, info.IsDir())
+	return dir
 }
 
 // readHTTPFixture parses a raw request file by hand rather than with
