@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/.bin
 GOTESTFLAGS ?= -p 2 -timeout 30m
 
-.PHONY: all build temporal demo test vet bench clean
+.PHONY: all build temporal demo test vet lint bench clean
 
 all: build
 
@@ -26,6 +26,11 @@ test: temporal
 
 vet:
 	$(GO) vet ./...
+
+# lint builds golangci-lint into .bin/ once (a few minutes) and runs it with .golangci.yml.
+lint:
+	@test -x $(BIN)/golangci-lint || GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+	$(BIN)/golangci-lint run ./...
 
 bench:
 	scripts/bench.sh

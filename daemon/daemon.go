@@ -317,7 +317,8 @@ func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
 	}()
 	go func() {
 		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// The shutdown needs its own deadline: ctx is already done here.
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()

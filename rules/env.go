@@ -163,7 +163,7 @@ func extensionValue(value any) any {
 	case int32:
 		return int64(v)
 	case cetypes.Timestamp:
-		return v.Time.UTC()
+		return v.UTC()
 	}
 	text, err := cetypes.Format(canonical)
 	if err != nil {

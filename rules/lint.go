@@ -79,7 +79,7 @@ func parseWhere(query string) (sqlparser.Expr, error) {
 	if trimmed == "" || strings.HasPrefix(lower, "order by") || strings.HasPrefix(lower, "group by") {
 		return nil, errors.New("empty query: without a condition it selects every workflow in the namespace")
 	}
-	if err := rejectComments(trimmed); err != nil {
+	if err := RejectComments(trimmed); err != nil {
 		return nil, err
 	}
 	stmt, err := sqlparser.Parse(wherePrefix + trimmed)
@@ -100,14 +100,14 @@ func parseWhere(query string) (sqlparser.Expr, error) {
 	return sel.Where.Expr, nil
 }
 
-// rejectComments uses the server's own tokenizer, so that what counts as a
+// RejectComments uses the server's own tokenizer, so that what counts as a
 // comment (`--`, `#`, `//`, `/* */`, and on server 1.29 the executable
 // `/*! */`) and what counts as a string literal is exactly what the server
 // sees. The server drops comments, and its batcher turns a signal,
 // terminate or cancel query into `(<query>) AND (ExecutionStatus = ...)`: a
 // line comment or a `;` that counts fine then breaks the job's query, and
 // the job retries forever holding the namespace's batch slot.
-func rejectComments(query string) error {
+func RejectComments(query string) error {
 	tokens := sqlparser.NewStringTokenizer(query)
 	for {
 		typ, value := tokens.Scan()

@@ -152,7 +152,7 @@ func plainText(v ref.Val) (string, error) {
 	case types.Timestamp:
 		return formatTime(val.Time), nil
 	case types.Duration:
-		return val.Duration.String(), nil
+		return val.String(), nil
 	}
 	native, err := jsonValue(v)
 	if err != nil {

@@ -32,7 +32,7 @@ func Describe(ctx context.Context, c client.Client, jobID string) (batch.Progres
 // A running job answers the progress query, to which the page in flight adds
 // its last heartbeat; a closed one is read from its result.
 func Status(ctx context.Context, c client.Client, jobID string) (Result, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, jobID, "")
+	desc, err := describe(ctx, c, jobID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return Result{}, fmt.Errorf("describe client batch job %q: %w", jobID, batch.ErrNotFound)
@@ -51,10 +51,18 @@ func Status(ctx context.Context, c client.Client, jobID string) (Result, error) 
 	}
 	// Read the page in flight after the query: a page that ends in between
 	// is then missed for a moment rather than counted twice.
-	if desc, err = c.DescribeWorkflowExecution(ctx, jobID, ""); err == nil {
+	if desc, err = describe(ctx, c, jobID); err == nil {
 		addInFlight(&r, desc.GetPendingActivities())
 	}
 	return r, nil
+}
+
+func describe(ctx context.Context, c client.Client, jobID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	desc, err := c.DescribeWorkflow(ctx, jobID, "")
+	if err != nil {
+		return nil, err
+	}
+	return desc.RawResponse, nil
 }
 
 // List returns up to limit (default 100) jobs of the engine in c's namespace, newest first.

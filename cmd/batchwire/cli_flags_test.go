@@ -219,7 +219,6 @@ func TestCheckLaunchQuery(t *testing.T) {
 		"WorkflowId = 'a--b'",
 		`WorkflowId = 'it\'s -- fine'`,
 		`WorkflowId = "x # y" AND Tenant = 'it''s'`,
-		"/* why */ WorkflowType = 'a'",
 		// Backslash escapes the quote, so the whole tail is one literal.
 		`WorkflowId = '\' OR ExecutionStatus != 0 --'`,
 	} {
@@ -230,6 +229,9 @@ func TestCheckLaunchQuery(t *testing.T) {
 		"WorkflowType = 'a' -- everything",
 		"WorkflowType = 'a' # note",
 		"WorkflowType = 'a' // note",
+		// The server drops block comments, and runs the body of /*! */ as SQL.
+		"/* why */ WorkflowType = 'a'",
+		"WorkflowType = 'a';",
 		// The quote-doubled hostile value: the doubled quote closes the
 		// literal, and the comment would swallow the batcher's clause.
 		`WorkflowId = '\'' OR ExecutionStatus != 0 --'`,

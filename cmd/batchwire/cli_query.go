@@ -8,39 +8,21 @@ import (
 	"strings"
 
 	"go.temporal.io/api/serviceerror"
+
+	"github.com/batchwire/batchwire/rules"
 )
 
 // checkLaunchQuery rejects, before any RPC, what the count preflight cannot
-// catch: the server batcher appends its own clause to the query, so a line
-// comment (`--`, `#`, `//`) that counts fine would swallow that clause, and
-// the job would retry forever holding the namespace's only batch slot.
+// catch: the server batcher appends its own clause to the query, so a comment
+// or `;` that counts fine would break that clause, and the job would retry
+// forever holding the namespace's only batch slot. The check is the rules'
+// own, on the server's tokenizer.
 func checkLaunchQuery(query string) error {
 	if strings.TrimSpace(query) == "" {
 		return usageError{errors.New("--query is required: a batch operation without one would target every execution")}
 	}
-	var quote byte
-	inBlock := false
-	for i := 0; i < len(query); i++ {
-		c, rest := query[i], query[i:]
-		switch {
-		case inBlock:
-			if strings.HasPrefix(rest, "*/") {
-				inBlock, i = false, i+1
-			}
-		case quote != 0:
-			if c == '\\' {
-				i++ // the server reads backslash as an escape inside literals
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"' || c == '`':
-			quote = c
-		case strings.HasPrefix(rest, "/*"):
-			inBlock, i = true, i+1
-		case strings.HasPrefix(rest, "--") || c == '#' || strings.HasPrefix(rest, "//"):
-			return usageError{fmt.Errorf("--query: line comment at byte %d; the server batcher appends "+
-				"a clause after the query, which the comment would swallow: remove it", i)}
-		}
+	if err := rules.RejectComments(query); err != nil {
+		return usageError{fmt.Errorf("--query: %w", err)}
 	}
 	return nil
 }

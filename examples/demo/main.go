@@ -178,7 +178,7 @@ func (d *demo) start(name string, env []string, path string, args ...string) (*p
 	}
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	d.procs = append(d.procs, p)
-	go func() { _ = cmd.Wait(); pw.Close(); close(p.done) }()
+	go func() { _ = cmd.Wait(); _ = pw.Close(); close(p.done) }()
 	return p, nil
 }
 
@@ -257,7 +257,7 @@ func portsFree(addrs ...string) error {
 		if err != nil {
 			return fmt.Errorf("%s is in use (the example config listens there): %w", addr, err)
 		}
-		ln.Close()
+		_ = ln.Close()
 	}
 	return nil
 }
