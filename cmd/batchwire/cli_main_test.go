@@ -29,13 +29,18 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden files")
 // jobs takes its own: the server runs one batch job per namespace at a time,
 // and `batch list` output must not see other tests' jobs.
 var cliNamespaces = []string{"cli-golden", "cli-signal", "cli-confirm", "cli-terminate", "cli-reject",
-	"cli-env", "cli-reset"}
+	"cli-env", "cli-reset", "cli-restart"}
 
 // cliHostPort is the dev server every test in this package shares.
 var cliHostPort string
 
 // TestMain starts one Temporal dev server for the package's tests.
 func TestMain(m *testing.M) {
+	if cfgPath := os.Getenv(runMainEnv); cfgPath != "" {
+		// This process is a daemon the restart test starts and kills.
+		os.Args = []string{"batchwire", "run", "--config", cfgPath, "--log-level", "warn"}
+		main()
+	}
 	flag.Parse()
 	os.Exit(testenv.RunWithTemporal(m, &cliHostPort, cliNamespaces...))
 }
