@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/batchwire/batchwire/batch"
@@ -22,6 +23,7 @@ type launch struct {
 // guards and submits every admitted action. The delivery is acked once every
 // decision is final and audited, or nak'ed when an action must be retried.
 func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
+	defer d.survive(dl)
 	ev := dl.Event
 	d.metrics.eventsReceived.WithLabelValues(dl.Trigger).Inc()
 	log := d.log.With("trigger", dl.Trigger, "event_id", ev.ID(), "event_source", ev.Source(), "event_type", ev.Type())
@@ -70,6 +72,22 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 		defer d.inflight.Done()
 		d.settle(ctx, dl, log, launches, retry)
 	}()
+}
+
+// survive keeps a bug triggered by one event from stopping the daemon: the
+// event is logged with the stack, counted, and handed back to its source,
+// which dead-letters it after its last delivery (JetStream).
+func (d *Daemon) survive(dl triggers.Delivery) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	d.metrics.handlerPanics.WithLabelValues(dl.Trigger).Inc()
+	d.log.Error("event handling panicked; the event goes back to its source", "trigger", dl.Trigger,
+		"event_id", dl.Event.ID(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if err := dl.Nak(redeliveryBackoff(dl.Attempt), fmt.Errorf("panic: %v", r)); err != nil {
+		d.log.Warn("settle delivery", "err", err)
+	}
 }
 
 // settle waits for the launch decisions, audits them, then acks or naks.

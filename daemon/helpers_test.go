@@ -102,6 +102,15 @@ func startDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registr
 	return startDaemonWith(t, Options{Config: cfg})
 }
 
+// newTestDaemon builds a daemon that is not running, for code that needs no servers.
+func newTestDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	d, err := New(Options{Config: cfg, Registry: reg, Logger: testLogger(t)})
+	require.NoError(t, err)
+	return d, reg
+}
+
 // startDaemonWith runs a daemon with opts plus a fresh registry and the test's logger.
 func startDaemonWith(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
 	t.Helper()

@@ -29,6 +29,7 @@ type metrics struct {
 	queueDepth       *prometheus.GaugeVec
 	watchdogStops    *prometheus.CounterVec
 	rpcErrors        *prometheus.CounterVec
+	handlerPanics    *prometheus.CounterVec
 	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -73,6 +74,8 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Jobs stopped because their progress did not move within launch.watchdog."}, []string{"rule"}),
 		rpcErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_temporal_rpc_errors_total",
 			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
+		handlerPanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_panics_total",
+			Help: "Events whose handling panicked (a bug); the daemon goes on and the event is retried."}, []string{"trigger"}),
 		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
 			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",
