@@ -317,7 +317,20 @@ func TestCLIResetBatchServer(t *testing.T) {
 	cliStartWorkflows(t, c, ns, "sreset", ids...)
 	runIDs := currentRuns(t, c, ids...)
 
-	res := resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'",
+	// A dry run of a server-side reset still shows the event each execution
+	// would reset to, and changes nothing.
+	res := resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'", "--type", "FirstWorkflowTask", "--dry-run", "-o", "json")
+	require.NoError(t, res.err)
+	var plan launchResult
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &plan))
+	require.Len(t, plan.Targets, 2)
+	for _, target := range plan.Targets {
+		require.False(t, target.Skipped, target)
+		require.Positive(t, target.EventID, "the reset point of %s", target.WorkflowID)
+	}
+	require.Equal(t, runIDs, currentRuns(t, c, ids...), "the dry run reset nothing")
+
+	res = resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'",
 		"--type", "FirstWorkflowTask", "--reapply-exclude", "signal", "--yes", "--wait")
 	require.NoError(t, res.err)
 	require.Contains(t, res.stdout, "on the server engine: reset (FirstWorkflowTask) 2 workflow executions")

@@ -129,6 +129,12 @@ func (s *session) dryRun(p launchPlan, res launchResult, limit int) error {
 	if p.client != nil {
 		return s.clientDryRun(p, res, limit)
 	}
+	if _, reset := p.job.Op.(batch.Reset); reset {
+		// The engine's planner reads each history, so even a reset the server
+		// batcher would run shows the event each execution would reset to.
+		p.client = &clientJob{Job: p.job}
+		return s.clientDryRun(p, res, limit)
+	}
 	var err error
 	res.Executions, err = s.client.ListWorkflows(s.ctx, s.namespace, p.job.Query, limit)
 	if err != nil {
