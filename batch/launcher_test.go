@@ -22,7 +22,7 @@ import (
 
 // Each test that launches batch jobs takes its own namespace: the server runs
 // one batch operation per namespace at a time.
-var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-guards"}
+var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-guards", "launch-ops"}
 
 var temporalHostPort string
 
@@ -52,7 +52,12 @@ func startWaiting(t testing.TB, c client.Client, namespace, prefix string, n int
 		}, "WaitForSignal")
 		require.NoError(t, err)
 	}
-	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix)
+	waitCount(t, c, namespace, fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix), n)
+}
+
+// waitCount polls visibility, which lags writes, until query counts n.
+func waitCount(t testing.TB, c client.Client, namespace, query string, n int) {
+	t.Helper()
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
 			Namespace: namespace, Query: query,
