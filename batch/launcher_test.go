@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -58,13 +56,7 @@ func startWaiting(t testing.TB, c client.Client, namespace, prefix string, n int
 // waitCount polls visibility, which lags writes, until query counts n.
 func waitCount(t testing.TB, c client.Client, namespace, query string, n int) {
 	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: namespace, Query: query,
-		})
-		require.NoError(ct, err)
-		require.EqualValues(ct, n, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond)
+	testenv.WaitCount(t, c, namespace, query, int64(n))
 }
 
 // recorder is an Observer that keeps everything it hears.

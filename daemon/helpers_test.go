@@ -13,10 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -72,13 +70,7 @@ func startFlagWorkflows(t testing.TB, c client.Client, prefix, tenant string, n 
 // visibility lags writes.
 func waitVisible(t testing.TB, c client.Client, namespace, query string, want int64) {
 	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: namespace, Query: query,
-		})
-		require.NoError(ct, err)
-		require.Equal(ct, want, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond)
+	testenv.WaitCount(t, c, namespace, query, want)
 }
 
 // signalsIn returns the names of the signals in a workflow's history.

@@ -1,11 +1,7 @@
 package rules
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"strings"
 	"sync"
@@ -16,6 +12,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
+	"github.com/batchwire/batchwire/internal/jsonvalue"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cetypes "github.com/cloudevents/sdk-go/v2/types"
 )
@@ -180,26 +177,11 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	if len(raw) == 0 || !isJSONContentType(ev.DataContentType()) {
 		return types.NullValue
 	}
-	decoded, err := decodeJSON(raw)
+	decoded, err := jsonvalue.Decode(raw)
 	if err != nil {
 		return types.NewErr("event data is not valid JSON: %v", err)
 	}
 	return types.DefaultTypeAdapter.NativeToValue(decoded)
-}
-
-// decodeJSON keeps numbers as json.Number so that integers stay exact int
-// values in CEL (and render as integers in queries) instead of doubles.
-func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var value any
-	if err := dec.Decode(&value); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return value, nil
 }
 
 // isJSONContentType treats an unset content type as JSON: webhooks mapped

@@ -1,13 +1,10 @@
 package triggers
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +13,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/jsonvalue"
 )
 
 const (
@@ -135,7 +133,7 @@ func (h *webhook) decode(r *http.Request, body []byte) ([]*cloudevents.Event, er
 			return nil, err
 		}
 	}
-	decoded, err := decodeJSONValue(body)
+	decoded, err := jsonvalue.Decode(body)
 	if err != nil {
 		return nil, &DecodeError{Reason: "body is not JSON", Err: err}
 	}
@@ -190,21 +188,6 @@ func setWebhookAttribute(ev *cloudevents.Event, name, value string) error {
 		return ev.Context.SetSubject(value)
 	}
 	return fmt.Errorf("unknown attribute %q", name)
-}
-
-// decodeJSONValue keeps numbers as json.Number, which CEL reads as an int
-// when the text is an integer, so ids keep every digit.
-func decodeJSONValue(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var value any
-	if err := dec.Decode(&value); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return value, nil
 }
 
 // lowerHeaders gives expressions one spelling of each header name.

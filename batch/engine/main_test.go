@@ -122,11 +122,7 @@ func ids(prefix string, n int) []string {
 // waitVisible polls visibility until the query counts want executions.
 func waitVisible(t *testing.T, c client.Client, query string, want int64) {
 	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: query})
-		require.NoError(ct, err)
-		require.Equal(ct, want, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond)
+	testenv.WaitCount(t, c, "", query, want)
 }
 
 // history reads one run's events (the current run when runID is empty).

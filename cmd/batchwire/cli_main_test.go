@@ -9,13 +9,10 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/batchwire/batchwire/internal/testenv"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -91,13 +88,7 @@ func cliStartWorkflows(t *testing.T, c client.Client, namespace, tenant string, 
 // cliWaitCount polls visibility, which lags writes, until the query counts want.
 func cliWaitCount(t *testing.T, c client.Client, namespace, query string, want int64) {
 	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: namespace, Query: query,
-		})
-		require.NoError(ct, err)
-		require.Equal(ct, want, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond)
+	testenv.WaitCount(t, c, namespace, query, want)
 }
 
 // cliSignalsIn returns the signals in a workflow's history: name and JSON input.

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -137,4 +140,17 @@ func RunNATS(t testing.TB) *server.Server {
 	}
 	t.Cleanup(srv.Shutdown)
 	return srv
+}
+
+// WaitCount polls CountWorkflowExecutions until query counts want in the
+// namespace (empty: the client's), since visibility lags writes.
+func WaitCount(t testing.TB, c client.Client, namespace, query string, want int64) {
+	t.Helper()
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: namespace, Query: query,
+		})
+		require.NoError(ct, err)
+		require.Equal(ct, want, resp.GetCount())
+	}, 30*time.Second, 100*time.Millisecond, "visibility did not count %d for %q", want, query)
 }
