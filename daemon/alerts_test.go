@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/batchwire/batchwire/config"
 )
 
 // The alerts example end to end: Alertmanager posts its webhook to the
@@ -26,14 +24,7 @@ func TestAlertmanagerWebhookSignalsTenantWorkflows(t *testing.T) {
 	others := startFlagWorkflows(t, c, "alerts", "web", 1)
 	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
 
-	cfg, err := config.Load("../examples/alerts/batchwire.yaml")
-	require.NoError(t, err)
-	cfg.Temporal.Address, cfg.Temporal.Namespace = temporalHostPort, ns
-	cfg.Temporal.PollInterval = config.Duration(100 * time.Millisecond)
-	cfg.NATS.URL, cfg.HTTP.Listen, cfg.DataDir = natsSrv.ClientURL(), "127.0.0.1:0", t.TempDir()
-	for i := range cfg.Rules {
-		cfg.Rules[i].Namespace = ns
-	}
+	cfg := shippedConfig(t, "../examples/alerts/batchwire.yaml", natsSrv.ClientURL(), ns)
 	d, reg := startDaemon(t, cfg)
 	url := "http://" + d.HTTPAddr() + "/hooks/alertmanager"
 

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/examples/worker/flags"
 )
 
@@ -39,12 +38,7 @@ func TestDeployRollbackResetsWorkflowsOfTheBadArtifact(t *testing.T) {
 	good := startDeployed(t, c, "on-good", "pkg:oci/myapp@sha256%3Agood", 2)
 	waitVisible(t, c, ns, "ExecutionStatus = 'Running' AND WorkflowType = 'FlagWorkflow'", 4)
 
-	cfg, err := config.Load("../examples/deploy/batchwire.yaml")
-	require.NoError(t, err)
-	cfg.Temporal.Address, cfg.Temporal.Namespace = temporalHostPort, ns
-	cfg.Temporal.PollInterval = config.Duration(100 * time.Millisecond)
-	cfg.NATS.URL, cfg.HTTP.Listen, cfg.DataDir = natsSrv.ClientURL(), "127.0.0.1:0", t.TempDir()
-	cfg.Rules[0].Namespace = ns
+	cfg := shippedConfig(t, "../examples/deploy/batchwire.yaml", natsSrv.ClientURL(), ns)
 	_, reg := startDaemon(t, cfg)
 
 	ev := cloudevents.NewEvent()

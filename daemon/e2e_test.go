@@ -22,7 +22,14 @@ import (
 // test's servers, so the test exercises the example as users run it.
 func exampleConfig(t testing.TB, natsURL, namespace string) *config.Config {
 	t.Helper()
-	cfg, err := config.Load("../examples/flags/batchwire.yaml")
+	return shippedConfig(t, "../examples/flags/batchwire.yaml", natsURL, namespace)
+}
+
+// shippedConfig loads a configuration of the repository and points it at the
+// test's Temporal namespace and NATS server.
+func shippedConfig(t testing.TB, path, natsURL, namespace string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	cfg.Temporal.Address = temporalHostPort
 	cfg.Temporal.Namespace = namespace
