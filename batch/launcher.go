@@ -88,6 +88,11 @@ type LauncherOptions struct {
 	MaxBackoff   time.Duration
 	// Watchdog stops a job whose progress has not moved for this long; 0 disables it.
 	Watchdog time.Duration
+	// MaxFailureRatio is the circuit breaker: a running job whose failed share
+	// of at least MinOpsForRatio finished operations passes it is stopped.
+	// 0 disables it.
+	MaxFailureRatio float64
+	MinOpsForRatio  int64
 	// Client runs client-engine jobs; nil means only the server batcher is available.
 	Client ClientEngine
 	// AutoClientMax is the largest count engine auto sends to the client engine.
@@ -239,7 +244,7 @@ func (l *Launcher) follow(job Job, t tracker) {
 				l.obs.Finished(job, p)
 				return
 			}
-			if l.opts.Watchdog > 0 && time.Since(moved) > l.opts.Watchdog && l.stopWedged(job, p, t) {
+			if reason := l.stopReason(p, moved); reason != "" && l.stopJob(job, p, t, reason) {
 				return
 			}
 		} else {
@@ -253,16 +258,39 @@ func (l *Launcher) follow(job Job, t tracker) {
 	}
 }
 
-// stopWedged stops the job and reports it stopped; on failure the caller
-// keeps following and tries again on the next poll.
-func (l *Launcher) stopWedged(job Job, p Progress, t tracker) bool {
+// Reasons the launcher stops a job of its own accord, as in Progress.StopReason.
+const (
+	StopWatchdog     = "watchdog"
+	StopFailureRatio = "failure_ratio"
+)
+
+// stopReason says why a running job must be stopped, or "" to let it run.
+func (l *Launcher) stopReason(p Progress, moved time.Time) string {
+	if l.opts.Watchdog > 0 && time.Since(moved) > l.opts.Watchdog {
+		return StopWatchdog
+	}
+	finished := p.Completed + p.Failed
+	if l.opts.MaxFailureRatio > 0 && finished > 0 && finished >= l.opts.MinOpsForRatio &&
+		float64(p.Failed)/float64(finished) > l.opts.MaxFailureRatio {
+		return StopFailureRatio
+	}
+	return ""
+}
+
+// stopJob stops the job and reports it stopped; on failure the caller keeps
+// following and tries again on the next poll.
+func (l *Launcher) stopJob(job Job, p Progress, t tracker, why string) bool {
 	reason := fmt.Sprintf("batchwire watchdog: no progress for %s", l.opts.Watchdog)
+	if why == StopFailureRatio {
+		reason = fmt.Sprintf("batchwire circuit breaker: %d of %d operations failed, more than %.0f%%",
+			p.Failed, p.Completed+p.Failed, 100*l.opts.MaxFailureRatio)
+	}
 	if err := t.stop(job, reason); err != nil {
-		l.opts.Logger.Error("watchdog could not stop batch job", "job_id", job.ID, "namespace", job.Namespace, "err", err)
+		l.opts.Logger.Error("could not stop batch job", "job_id", job.ID, "namespace", job.Namespace, "reason", reason, "err", err)
 		return false
 	}
-	l.opts.Logger.Warn("watchdog stopped batch job", "job_id", job.ID, "namespace", job.Namespace, "reason", reason)
-	p.State = StateStopped
+	l.opts.Logger.Warn("stopped batch job", "job_id", job.ID, "namespace", job.Namespace, "reason", reason)
+	p.State, p.StopReason = StateStopped, why
 	l.obs.Progressed(job, p)
 	l.obs.Finished(job, p)
 	return true

@@ -118,6 +118,9 @@ type Progress struct {
 	Query     string    `json:"query,omitempty"`
 	StartTime time.Time `json:"start_time,omitzero"`
 	CloseTime time.Time `json:"close_time,omitzero"`
+	// StopReason says why batchwire stopped the job itself (StopWatchdog,
+	// StopFailureRatio); empty otherwise.
+	StopReason string `json:"stop_reason,omitempty"`
 }
 
 // Job states, as exported in metrics and shown by the CLI.

@@ -101,6 +101,11 @@ type Launch struct {
 	// ClientConcurrency and ClientRPS bound the client-side engine per job.
 	ClientConcurrency int     `yaml:"client_concurrency"`
 	ClientRPS         float64 `yaml:"client_rps"`
+	// MaxFailureRatio is the circuit breaker: a running job whose failed share
+	// of finished operations passes it (after MinOpsForRatio operations) is
+	// stopped. 0 disables it.
+	MaxFailureRatio float64 `yaml:"max_failure_ratio"`
+	MinOpsForRatio  int64   `yaml:"min_ops_for_ratio"`
 	// RetryBudget bounds how long a launch retries while Temporal is
 	// unavailable before its event goes back to the source with a backoff.
 	RetryBudget Duration `yaml:"retry_budget"`

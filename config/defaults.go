@@ -58,6 +58,9 @@ func (l *Launch) applyDefaults() {
 	if l.ClientConcurrency == 0 {
 		l.ClientConcurrency = 8
 	}
+	if l.MinOpsForRatio == 0 {
+		l.MinOpsForRatio = 10
+	}
 	if l.ClientRPS == 0 {
 		l.ClientRPS = 50
 	}

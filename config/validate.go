@@ -12,6 +12,9 @@ func (c *Config) Validate() error {
 	if (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("temporal.tls: cert_file and key_file must be set together"))
 	}
+	if r := c.Launch.MaxFailureRatio; r < 0 || r >= 1 {
+		errs = append(errs, fmt.Errorf("launch.max_failure_ratio: want 0 (off) or a fraction below 1, got %g", r))
+	}
 	triggers := map[string]bool{}
 	for i := range c.Triggers {
 		t := &c.Triggers[i]

@@ -195,10 +195,12 @@ func (d *Daemon) waitInflight(stopLaunches context.CancelFunc) {
 
 func (d *Daemon) launcherOptions(engine batch.ClientEngine) batch.LauncherOptions {
 	return batch.LauncherOptions{
-		PollInterval:  d.cfg.Temporal.PollInterval.Std(),
-		Watchdog:      d.cfg.Launch.Watchdog.Std(),
-		Client:        engine,
-		AutoClientMax: d.cfg.Launch.AutoClientMax,
+		PollInterval:    d.cfg.Temporal.PollInterval.Std(),
+		Watchdog:        d.cfg.Launch.Watchdog.Std(),
+		MaxFailureRatio: d.cfg.Launch.MaxFailureRatio,
+		MinOpsForRatio:  d.cfg.Launch.MinOpsForRatio,
+		Client:          engine,
+		AutoClientMax:   d.cfg.Launch.AutoClientMax,
 		// Past this, the event goes back to its source with a backoff
 		// instead of holding its delivery open while Temporal is away.
 		RetryBudget: d.cfg.Launch.RetryBudget.Std(),

@@ -27,7 +27,7 @@ type metrics struct {
 	operationsDone   *prometheus.CounterVec
 	jobDuration      *prometheus.HistogramVec
 	queueDepth       *prometheus.GaugeVec
-	watchdogStops    *prometheus.CounterVec
+	jobsStopped      *prometheus.CounterVec
 	rpcErrors        *prometheus.CounterVec
 	handlerPanics    *prometheus.CounterVec
 	auditFailures    prometheus.Counter
@@ -70,8 +70,9 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14)}, []string{"rule", "operation", "state"}),
 		queueDepth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_launch_queue_depth",
 			Help: "Launches waiting for the namespace's batch slot."}, []string{"namespace"}),
-		watchdogStops: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_watchdog_stops_total",
-			Help: "Jobs stopped because their progress did not move within launch.watchdog."}, []string{"rule"}),
+		jobsStopped: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_jobs_stopped_total",
+			Help: "Jobs batchwire stopped itself, by reason: watchdog (no progress within launch.watchdog), " +
+				"failure_ratio (the circuit breaker, launch.max_failure_ratio)."}, []string{"rule", "reason"}),
 		rpcErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_temporal_rpc_errors_total",
 			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
 		handlerPanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_panics_total",

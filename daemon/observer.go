@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -40,9 +41,14 @@ func (d *Daemon) Finished(job batch.Job, p batch.Progress) {
 	d.metrics.jobFinished(job, p)
 	rec := Record{Rule: job.Rule, Result: ResultJobEnded, Namespace: job.Namespace, Operation: job.Op.Kind(),
 		Query: job.Query, JobID: job.ID, JobState: p.State, Completed: &p.Completed, Failed: &p.Failed}
-	if p.State == batch.StateStopped {
-		d.metrics.watchdogStops.WithLabelValues(job.Rule).Inc()
+	switch p.StopReason {
+	case batch.StopWatchdog:
 		rec.Reason = "stopped by the watchdog: no progress within launch.watchdog"
+	case batch.StopFailureRatio:
+		rec.Reason = fmt.Sprintf("stopped by the circuit breaker: %d of %d operations failed", p.Failed, p.Completed+p.Failed)
+	}
+	if p.StopReason != "" {
+		d.metrics.jobsStopped.WithLabelValues(job.Rule, p.StopReason).Inc()
 	}
 	d.audit.write(context.Background(), rec)
 }
