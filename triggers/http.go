@@ -162,6 +162,18 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, outcome)
 }
 
+// Decode turns a request body into the events this trigger would hand the
+// daemon, without handling any: `batchwire test` uses it to try a captured
+// payload against the rules. Signature checks apply as to a real request.
+func (s *HTTPSource) Decode(ctx context.Context, header http.Header, body []byte) ([]*cloudevents.Event, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Path, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	r.Header = header.Clone()
+	return s.decode(r, body)
+}
+
 // read takes the whole body before anything is handled: a request is
 // accepted or refused as a whole, never half handled.
 func (s *HTTPSource) read(w http.ResponseWriter, r *http.Request) ([]*cloudevents.Event, error) {

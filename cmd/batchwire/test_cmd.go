@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/rules"
+	bwtriggers "github.com/batchwire/batchwire/triggers"
 )
 
 type testFlags struct {
@@ -34,7 +36,11 @@ alerts: for each rule, whether it matches and why (the when expression's
 result or error), the rendered query, the operation (signal and input, reason,
 job id) and the guards that would apply. Nothing is launched or changed.
 
-The event is a structured-mode CloudEvent JSON file, or, with --type and
+With --trigger naming an HTTP trigger of format alertmanager or webhook, the
+file is a request body as that trigger receives it (an Alertmanager webhook
+body becomes one event per alert, each tried in turn).
+
+Otherwise the event is a structured-mode CloudEvent JSON file, or, with --type and
 --source, a raw JSON payload (a webhook body) wrapped into a CloudEvent whose
 id defaults to a hash of the payload.
 
@@ -45,7 +51,9 @@ from the configuration. Visibility is eventually consistent: counts are
 approximate. The exit status is 1 when a rule fails to evaluate.`,
 		Example: `  batchwire test --config examples/flags/batchwire.yaml \
     --event testdata/events/flipt_docs_audit_webhook_flag_updated.body.json \
-    --type flag.changed --source flipt/audit --temporal 127.0.0.1:7233`,
+    --type flag.changed --source flipt/audit --temporal 127.0.0.1:7233
+  batchwire test --config examples/alerts/batchwire.yaml --trigger alerts \
+    --event testdata/alertmanager/am-main-68fb2d5_03_mixed_2_firing_1_resolved.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
@@ -72,7 +80,7 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	ev, err := f.loadEvent()
+	events, err := f.loadEvents(cmd.Context(), cfg)
 	if err != nil {
 		return usageError{err}
 	}
@@ -84,17 +92,59 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return usageError{err}
 	}
-	report := evaluateEvent(cfg, set, triggers, ev, now, f.namespace)
-	if f.temporal != "" {
-		if err := countTargets(cmd.Context(), cfg, f.temporal, report); err != nil {
+	failed := 0
+	for i, ev := range events {
+		if i > 0 && f.output == "text" {
+			fmt.Fprintln(cmd.OutOrStdout())
+		}
+		report := evaluateEvent(cfg, set, triggers, ev, now, f.namespace)
+		if f.temporal != "" {
+			if err := countTargets(cmd.Context(), cfg, f.temporal, report); err != nil {
+				return err
+			}
+		}
+		if err := report.print(cmd.OutOrStdout(), f.output); err != nil {
 			return err
 		}
+		failed += report.failed()
 	}
-	if err := report.print(cmd.OutOrStdout(), f.output); err != nil {
-		return err
+	if failed > 0 {
+		return fmt.Errorf("%s failed to evaluate", plural(failed, "rule"))
 	}
-	if n := report.failed(); n > 0 {
-		return fmt.Errorf("%s failed to evaluate", plural(n, "rule"))
+	return nil
+}
+
+// loadEvents reads the event file. When --trigger names an HTTP trigger of
+// format alertmanager or webhook, the file is a body as that trigger
+// receives it, and becomes the events the trigger would make of it (one per
+// alert for Alertmanager).
+func (f *testFlags) loadEvents(ctx context.Context, cfg *config.Config) ([]*cloudevents.Event, error) {
+	trigger := findTrigger(cfg, f.trigger)
+	if trigger == nil || trigger.HTTP == nil || trigger.HTTP.Format == "cloudevents" || f.eventType != "" || f.source != "" {
+		ev, err := f.loadEvent()
+		return []*cloudevents.Event{ev}, err
+	}
+	body, err := os.ReadFile(f.eventPath)
+	if err != nil {
+		return nil, fmt.Errorf("--event: %w", err)
+	}
+	src, err := bwtriggers.NewHTTPSource(*trigger, nil)
+	if err != nil {
+		return nil, err
+	}
+	header := http.Header{"Content-Type": []string{"application/json"}}
+	events, err := src.Decode(ctx, header, body)
+	if err != nil {
+		return nil, fmt.Errorf("--event %s as trigger %q (%s) would receive it: %w", f.eventPath, trigger.Name, trigger.HTTP.Format, err)
+	}
+	return events, nil
+}
+
+func findTrigger(cfg *config.Config, name string) *config.Trigger {
+	for i := range cfg.Triggers {
+		if cfg.Triggers[i].Name == name {
+			return &cfg.Triggers[i]
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/batchwire/batchwire/internal/testenv"
@@ -164,4 +165,22 @@ func fliptEventForTenant(t *testing.T, tenant string) string {
 	path := filepath.Join(t.TempDir(), "flipt.json")
 	require.NoError(t, os.WriteFile(path, out, 0o600))
 	return path
+}
+
+// With --trigger naming an Alertmanager trigger, the file is the webhook body
+// and each alert is tried as the event the trigger would make of it.
+func TestTestCommandAlertmanagerBody(t *testing.T) {
+	res := runCLI(t, nil, "test", "--config", "../../examples/alerts/batchwire.yaml", "--trigger", "alerts",
+		"--event", "../../testdata/alertmanager/am-main-68fb2d5_03_mixed_2_firing_1_resolved.json")
+	require.NoError(t, res.err)
+	require.Equal(t, 3, strings.Count(res.stdout, "event  id="), "one event per alert")
+	require.Contains(t, res.stdout, "type=alertmanager.alert.resolved")
+	require.Equal(t, 2, strings.Count(res.stdout, "rule degrade-on-alert (trigger alerts): MATCHED"))
+	require.Equal(t, 1, strings.Count(res.stdout, "rule recover-on-resolve (trigger alerts): MATCHED"))
+
+	bad := filepath.Join(t.TempDir(), "v3.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"version":"3","alerts":[]}`), 0o600))
+	res = runCLI(t, nil, "test", "--config", "../../examples/alerts/batchwire.yaml", "--trigger", "alerts", "--event", bad)
+	require.ErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, `as trigger "alerts" (alertmanager) would receive it`)
 }
