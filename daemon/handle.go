@@ -33,38 +33,12 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 	var retry time.Duration
 	for _, res := range st.rules.Evaluate(dl.Trigger, ev, now) {
 		rec := eventRecord(dl, res.Rule)
-		switch {
-		case res.Err != nil:
-			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "error").Inc()
-			if res.Matched {
-				d.metrics.renderErrors.WithLabelValues(res.Rule.Name).Inc()
-			}
-			rec.Result, rec.Reason = ResultError, res.Err.Error()
-		case !res.Matched:
-			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "not_matched").Inc()
-			rec.Result, rec.Reason = ResultNotMatched, "when is false"
-		default:
-			d.metrics.ruleEvaluations.WithLabelValues(res.Rule.Name, "matched").Inc()
-			// The rendered query is linted again: a value can still make it
-			// select everything, e.g. an empty STARTS_WITH prefix.
-			if _, err := rules.LintQuery(res.Action.Query); err != nil {
-				fillAction(&rec, res.Action)
-				rec.Result, rec.Reason = ResultError, fmt.Sprintf("rendered query refused: %v", err)
-				d.metrics.renderErrors.WithLabelValues(res.Rule.Name).Inc()
-				break
-			}
-			v := d.guards.Admit(res.Rule, res.Action, st.cfg.Launch.Paused, now)
-			if v.Admitted() {
-				launches = append(launches, launch{res.Action, d.launcher.Submit(d.request(res.Rule, res.Action))})
-				continue
-			}
-			fillAction(&rec, res.Action)
-			rec.Result, rec.Guard, rec.Reason = ResultBlocked, v.Guard, v.Reason
-			if v.RetryAfter > 0 {
-				rec.Result, retry = ResultDelayed, max(retry, v.RetryAfter)
-			}
-			d.metrics.guardBlocked.WithLabelValues(res.Rule.Name, v.Guard).Inc()
+		l, delay := d.decide(res, &rec, st.cfg.Launch.Paused, now)
+		if l != nil {
+			launches = append(launches, *l)
+			continue
 		}
+		retry = max(retry, delay)
 		d.audit.write(ctx, rec)
 	}
 	d.inflight.Add(1)
@@ -72,6 +46,44 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 		defer d.inflight.Done()
 		d.settle(ctx, dl, log, launches, retry)
 	}()
+}
+
+// decide takes one rule's result for an event to a submitted launch, or
+// fills rec with why not (and how long to wait, for the rate guard).
+func (d *Daemon) decide(res rules.Result, rec *Record, paused bool, now time.Time) (*launch, time.Duration) {
+	rule := res.Rule.Name
+	switch {
+	case res.Err != nil:
+		d.metrics.ruleEvaluations.WithLabelValues(rule, "error").Inc()
+		if res.Matched {
+			d.metrics.renderErrors.WithLabelValues(rule).Inc()
+		}
+		rec.Result, rec.Reason = ResultError, res.Err.Error()
+		return nil, 0
+	case !res.Matched:
+		d.metrics.ruleEvaluations.WithLabelValues(rule, "not_matched").Inc()
+		rec.Result, rec.Reason = ResultNotMatched, "when is false"
+		return nil, 0
+	}
+	d.metrics.ruleEvaluations.WithLabelValues(rule, "matched").Inc()
+	fillAction(rec, res.Action)
+	// The rendered query is linted again: a value can still make it select
+	// everything, e.g. an empty STARTS_WITH prefix.
+	if _, err := rules.LintQuery(res.Action.Query); err != nil {
+		rec.Result, rec.Reason = ResultError, fmt.Sprintf("rendered query refused: %v", err)
+		d.metrics.renderErrors.WithLabelValues(rule).Inc()
+		return nil, 0
+	}
+	v := d.guards.Admit(res.Rule, res.Action, paused, now)
+	if v.Admitted() {
+		return &launch{res.Action, d.launcher.Submit(d.request(res.Rule, res.Action))}, 0
+	}
+	rec.Result, rec.Guard, rec.Reason = ResultBlocked, v.Guard, v.Reason
+	if v.RetryAfter > 0 {
+		rec.Result = ResultDelayed
+	}
+	d.metrics.guardBlocked.WithLabelValues(rule, v.Guard).Inc()
+	return nil, v.RetryAfter
 }
 
 // survive keeps a bug triggered by one event from stopping the daemon: the
