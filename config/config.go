@@ -155,6 +155,9 @@ type JetStreamTrigger struct {
 	Durable  string   `yaml:"durable"`
 	// CreateStream creates the stream with Subjects when it does not exist.
 	CreateStream *bool `yaml:"create_stream"`
+	// MaxAge bounds how long a stream batchwire creates keeps messages;
+	// an existing stream keeps its own settings.
+	MaxAge Duration `yaml:"max_age"`
 	// MaxDeliver bounds redeliveries; after the last one the message goes to DeadLetter.
 	MaxDeliver int      `yaml:"max_deliver"`
 	AckWait    Duration `yaml:"ack_wait"`

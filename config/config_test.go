@@ -110,6 +110,7 @@ func TestJetStreamDefaults(t *testing.T) {
 	js := cfg.Triggers[0].JetStream
 	require.Equal(t, "batchwire-flags", js.Durable)
 	require.Equal(t, 5, js.MaxDeliver)
+	require.Equal(t, 7*24*time.Hour, js.MaxAge.Std())
 	require.Equal(t, "batchwire.dead.flags", js.DeadLetter)
 	require.True(t, *js.CreateStream)
 	require.Equal(t, "auto", cfg.Rules[0].Engine)

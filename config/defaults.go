@@ -101,6 +101,9 @@ func (t *Trigger) applyDefaults() {
 		yes := true
 		js.CreateStream = &yes
 	}
+	if js.MaxAge == 0 {
+		js.MaxAge = Duration(7 * 24 * time.Hour)
+	}
 	if js.MaxDeliver == 0 {
 		js.MaxDeliver = 5
 	}

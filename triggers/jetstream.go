@@ -201,6 +201,9 @@ func (r *jsRun) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 		Description: "events for batchwire trigger " + r.trigger,
 		Subjects:    r.cfg.Subjects,
 		Storage:     jetstream.FileStorage,
+		// Events are only needed until decided; the age bound keeps a
+		// stream batchwire created from growing without end.
+		MaxAge: r.cfg.MaxAge.Std(),
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		// Another batchwire created it meanwhile; use theirs.

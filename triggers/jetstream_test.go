@@ -35,6 +35,7 @@ func jsTrigger(maxDeliver int) config.Trigger {
 		MaxDeliver:   maxDeliver,
 		AckWait:      config.Duration(testAckWait),
 		DeadLetter:   jsDeadLetter,
+		MaxAge:       config.Duration(time.Hour),
 	}}
 }
 
@@ -133,6 +134,7 @@ func TestJetStreamSourceCreatesStreamAndAcks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"deploy.>"}, stream.CachedInfo().Config.Subjects)
 	require.Equal(t, jetstream.FileStorage, stream.CachedInfo().Config.Storage)
+	require.Equal(t, time.Hour, stream.CachedInfo().Config.MaxAge, "a stream batchwire creates is bounded in age")
 
 	h.publish(eventMsg(t, "deploy.payments", "evt-1"))
 	got := h.receive("evt-1", 1)
