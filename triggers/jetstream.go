@@ -74,6 +74,11 @@ func (s *JetStreamSource) Run(ctx context.Context, handle Handler, invalid Inval
 		}
 		return err
 	}
+	advisories, err := run.watchMaxDeliveries()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = advisories.Unsubscribe() }()
 	iter, err := consumer.Messages(jetstream.PullMaxMessages(jsPullBatch))
 	if err != nil {
 		return fmt.Errorf("trigger %q: consume from %q: %w", s.trigger.Name, run.cfg.Durable, err)

@@ -138,3 +138,22 @@ func TestErrorHeader(t *testing.T) {
 		})
 	}
 }
+
+// A last delivery that runs out its ack wait without a decision (a daemon
+// that hung or crashed) is not lost silently: the server's max-deliveries
+// advisory makes the source dead-letter it.
+func TestJetStreamSourceDeadLettersTimedOutLastDelivery(t *testing.T) {
+	nc := connect(t, runServer(t))
+	readDeadLetter := coreDeadLetters(t, nc, nil)
+	h := startJetStream(t, nc, jsTrigger(1), testLogger(t))
+	msg := eventMsg(t, "deploy.payments", "evt-hung")
+	h.publish(msg)
+
+	h.receive("evt-hung", 1) // never settled
+	header, body := readDeadLetter(t)
+	require.Equal(t, msg.Data, body)
+	require.Contains(t, header.Get(HeaderError), "no decision within ack_wait")
+	require.Equal(t, "1", header.Get(HeaderDeliveries))
+	require.Equal(t, "deploy.payments", header.Get(HeaderSubject))
+	h.stop()
+}

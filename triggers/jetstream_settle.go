@@ -176,27 +176,35 @@ func (r *jsRun) publishDeadLetter(dead *nats.Msg) error {
 }
 
 // deadLetterMsg keeps the original body and headers and adds where the
-// message came from and why it failed. The original's Nats-* headers are
-// left out because the server acts on them (Nats-Rollup would purge a
-// dead-letter stream, Nats-Expected-* would fail the publish); its
-// Nats-Msg-Id names the original message instead, so a dead-letter stream
-// keeps one copy if the same message is dead-lettered twice.
+// message came from and why it failed.
 func (r *jsRun) deadLetterMsg(m jsMessage, cause error) *nats.Msg {
+	return r.deadLetterOf(m.msg.Headers(), m.msg.Subject(), m.msg.Data(),
+		m.meta.Stream, m.meta.Sequence.Stream, m.meta.NumDelivered, cause)
+}
+
+// deadLetterOf builds a dead letter. The original's Nats-* headers are left
+// out because the server acts on them (Nats-Rollup would purge a dead-letter
+// stream, Nats-Expected-* would fail the publish); its Nats-Msg-Id names the
+// original message instead, so a dead-letter stream keeps one copy if the
+// same message is dead-lettered twice.
+func (r *jsRun) deadLetterOf(header nats.Header, subject string, data []byte,
+	stream string, streamSeq, deliveries uint64, cause error,
+) *nats.Msg {
 	dead := nats.NewMsg(r.cfg.DeadLetter)
-	for key, values := range m.msg.Headers() {
+	for key, values := range header {
 		if !strings.HasPrefix(strings.ToLower(key), "nats-") {
 			dead.Header[key] = slices.Clone(values)
 		}
 	}
-	seq := strconv.FormatUint(m.meta.Sequence.Stream, 10)
+	seq := strconv.FormatUint(streamSeq, 10)
 	dead.Header.Set(HeaderError, errorHeader(cause))
 	dead.Header.Set(HeaderTrigger, r.trigger)
-	dead.Header.Set(HeaderStream, m.meta.Stream)
+	dead.Header.Set(HeaderStream, stream)
 	dead.Header.Set(HeaderStreamSeq, seq)
-	dead.Header.Set(HeaderDeliveries, strconv.FormatUint(m.meta.NumDelivered, 10))
-	dead.Header.Set(HeaderSubject, m.msg.Subject())
-	dead.Header.Set(jetstream.MsgIDHeader, "batchwire-dead:"+m.meta.Stream+":"+seq)
-	dead.Data = m.msg.Data()
+	dead.Header.Set(HeaderDeliveries, strconv.FormatUint(deliveries, 10))
+	dead.Header.Set(HeaderSubject, subject)
+	dead.Header.Set(jetstream.MsgIDHeader, "batchwire-dead:"+stream+":"+seq)
+	dead.Data = data
 	return dead
 }
 
