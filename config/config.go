@@ -155,6 +155,11 @@ type JetStreamTrigger struct {
 	Durable  string   `yaml:"durable"`
 	// CreateStream creates the stream with Subjects when it does not exist.
 	CreateStream *bool `yaml:"create_stream"`
+	// Deliver is where a new durable consumer starts: all (every message the
+	// stream holds; redeliveries find their jobs and count as duplicates) or
+	// new (only messages published from then on). An existing consumer keeps
+	// its own.
+	Deliver string `yaml:"deliver"`
 	// MaxAge bounds how long a stream batchwire creates keeps messages;
 	// an existing stream keeps its own settings.
 	MaxAge Duration `yaml:"max_age"`

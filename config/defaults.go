@@ -101,6 +101,9 @@ func (t *Trigger) applyDefaults() {
 		yes := true
 		js.CreateStream = &yes
 	}
+	if js.Deliver == "" {
+		js.Deliver = "all"
+	}
 	if js.MaxAge == 0 {
 		js.MaxAge = Duration(7 * 24 * time.Hour)
 	}

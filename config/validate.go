@@ -92,6 +92,9 @@ func (t *Trigger) validate() error {
 		if *t.JetStream.CreateStream && len(t.JetStream.Subjects) == 0 {
 			return fmt.Errorf("trigger %q: jetstream.subjects: required to create the stream", t.Name)
 		}
+		if t.JetStream.Deliver != "all" && t.JetStream.Deliver != "new" {
+			return fmt.Errorf("trigger %q: jetstream.deliver: want all or new, got %q", t.Name, t.JetStream.Deliver)
+		}
 		if t.JetStream.MaxDeliver < 1 {
 			return fmt.Errorf("trigger %q: jetstream.max_deliver: must be at least 1", t.Name)
 		}

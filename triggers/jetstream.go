@@ -172,10 +172,14 @@ func (r *jsRun) setup(ctx context.Context) (jetstream.Consumer, error) {
 	if err := r.checkDeadLetter(ctx); err != nil {
 		return nil, err
 	}
+	deliver := jetstream.DeliverAllPolicy
+	if r.cfg.Deliver == "new" {
+		deliver = jetstream.DeliverNewPolicy
+	}
 	consumer, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:        r.cfg.Durable,
 		Description:    "batchwire trigger " + r.trigger,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		DeliverPolicy:  deliver,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        r.cfg.AckWait.Std(),
 		MaxDeliver:     r.cfg.MaxDeliver,

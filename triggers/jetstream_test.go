@@ -339,3 +339,23 @@ func TestJetStreamSourceReturnsWhenConnectionCloses(t *testing.T) {
 	require.ErrorIs(t, err, jetstream.ErrConnectionClosed)
 	require.ErrorContains(t, err, `trigger "deploys": receive from consumer "batchwire-deploys"`)
 }
+
+// deliver: new starts a new consumer after what the stream already holds.
+func TestJetStreamSourceDeliverNewSkipsHistory(t *testing.T) {
+	nc := connect(t, runServer(t))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: jsStream, Subjects: []string{"deploy.>"}})
+	require.NoError(t, err)
+	_, err = js.Publish(t.Context(), "deploy.payments", editStructured(t, func(m map[string]any) { m["id"] = "evt-old" }))
+	require.NoError(t, err)
+
+	trigger := jsTrigger(5)
+	trigger.JetStream.Deliver = "new"
+	h := startJetStream(t, nc, trigger, testLogger(t))
+	h.publish(eventMsg(t, "deploy.payments", "evt-new"))
+	first := h.receive("evt-new", 1)
+	require.NoError(t, first.delivery.Ack())
+	h.requireQuiet()
+	h.stop()
+}
