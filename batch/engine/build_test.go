@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/batchwire/batchwire/batch"
+)
+
+// Workflows on two build ids: a BuildId reset (and its bad-binary form)
+// resets those a bad build processed, to that build's first task, and skips
+// those it never touched.
+func TestResetByBuildIDOnTwoBuilds(t *testing.T) {
+	for _, op := range []Operation{
+		{Kind: "reset", ResetType: "BuildId", BuildID: "build-bad"},
+		{Kind: "reset", ResetType: ResetBadBinary, BadBinaryChecksum: "build-bad"},
+	} {
+		t.Run(op.ResetType, func(t *testing.T) {
+			f := newFixture(t, "builds-"+op.ResetType)
+			queue := targetQueue + "-versioned-" + op.ResetType // not the fixture's unversioned worker
+			good := worker.New(f.targets, queue, worker.Options{BuildID: "build-good"})
+			registerTargets(good)
+			require.NoError(t, good.Start())
+			runs := startWorkflows(t, f.targets, queue, f.tenant, stepperName, ids(f.tenant, 2))
+			for id, run := range runs {
+				waitIdle(t, f.targets, id, run, 9)
+			}
+			good.Stop()
+
+			// Only the first workflow gets a task from the bad build.
+			bad := worker.New(f.targets, queue, worker.Options{BuildID: "build-bad"})
+			registerTargets(bad)
+			require.NoError(t, bad.Start())
+			t.Cleanup(bad.Stop)
+			hit, miss := f.tenant+"-1", f.tenant+"-2"
+			f.ping(t, hit)
+			ok := assert.Eventually(t, func() bool { return completedByBuild(t, f, hit, runs[hit], "build-bad") },
+				30*time.Second, 50*time.Millisecond, "the bad build did not process a task of %s", hit)
+			if !ok {
+				for _, ev := range history(t, f.targets, hit, runs[hit]) {
+					t.Log(ev.GetEventId(), ev.GetEventType(), ev.GetWorkflowTaskCompletedEventAttributes())
+				}
+				t.FailNow()
+			}
+			waitVisible(t, f.targets, f.query(), 2)
+
+			r := runJob(t, f.home, f.spec("job-"+op.ResetType, op))
+			requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)
+			// The reset point is the bad build's first completed task: the
+			// ping's, event 13 (the good build completed 4 and 9).
+			requireResetOnce(t, f.targets, hit, runs[hit], 13)
+			require.Equal(t, runs[miss], currentRunOf(t, f.targets, miss), "%s never ran on the bad build", miss)
+		})
+	}
+}
+
+// completedByBuild reports whether a workflow task of the run was completed by buildID.
+func completedByBuild(t *testing.T, f fixture, id, run, buildID string) bool {
+	for _, ev := range history(t, f.targets, id, run) {
+		attrs := ev.GetWorkflowTaskCompletedEventAttributes()
+		if attrs != nil && completedBy(attrs, buildID) {
+			return true
+		}
+	}
+	return false
+}
