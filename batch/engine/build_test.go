@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/batchwire/batchwire/batch"
@@ -63,6 +67,47 @@ func completedByBuild(t *testing.T, f fixture, id, run, buildID string) bool {
 	for _, ev := range history(t, f.targets, id, run) {
 		attrs := ev.GetWorkflowTaskCompletedEventAttributes()
 		if attrs != nil && completedBy(attrs, buildID) {
+			return true
+		}
+	}
+	return false
+}
+
+// Cancel and delete on the client engine, each on the selected workflows only.
+func TestCancelAndDeleteOnTheClientEngine(t *testing.T) {
+	for _, kind := range []string{"cancel", "delete"} {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t, "cd-"+kind)
+			hits := f.start(t, "cd-"+kind+"-hit", stepperName, 2, 9)
+			misses := f.startAs(t, "cd-"+kind+"-other", "cd-"+kind+"-miss", stepperName, 1, 9)
+			waitVisible(t, f.targets, f.query(), 2)
+
+			r := runJob(t, f.home, f.spec("job-cd-"+kind, Operation{Kind: kind}))
+			requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
+			for id := range hits {
+				if kind == "cancel" {
+					// A cancel is a request the workflow handles in its own
+					// way; its mark is the request in the history.
+					require.True(t, cancelRequested(t, f, id), "%s got no cancel request", id)
+					continue
+				}
+				require.Eventually(t, func() bool {
+					_, err := f.targets.DescribeWorkflow(context.Background(), id, "")
+					var notFound *serviceerror.NotFound
+					return errors.As(err, &notFound)
+				}, 30*time.Second, 50*time.Millisecond, "%s was not deleted", id)
+			}
+			for id := range misses {
+				require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, status(t, f.targets, id), id)
+				require.False(t, cancelRequested(t, f, id), id)
+			}
+		})
+	}
+}
+
+func cancelRequested(t *testing.T, f fixture, id string) bool {
+	for _, ev := range history(t, f.targets, id, "") {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED {
 			return true
 		}
 	}
