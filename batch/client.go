@@ -35,8 +35,14 @@ type Options struct {
 	DialTimeout time.Duration
 }
 
-// TLSOptions configures TLS and mTLS towards the frontend.
+// TLSOptions configures TLS and mTLS towards the frontend. With none set, the
+// connection is plaintext, unless an API key is given: the SDK then turns TLS
+// on, which Disabled overrides (an API key over plaintext, for a local or
+// mesh-encrypted frontend).
 type TLSOptions struct {
+	Disabled bool
+	// Base asks for TLS with the system's roots and no other option.
+	Base               bool
 	CAFile             string
 	CertFile           string
 	KeyFile            string
@@ -45,7 +51,7 @@ type TLSOptions struct {
 }
 
 func (t TLSOptions) enabled() bool {
-	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+	return t.Base || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
 }
 
 // Client wraps the SDK client and the raw workflow service used for batch RPCs.
@@ -72,7 +78,7 @@ func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, erro
 		Namespace:         opts.Namespace,
 		Identity:          identity,
 		Logger:            tlog.NewStructuredLogger(quietLogger(logger)),
-		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg},
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg, TLSDisabled: opts.TLS.Disabled},
 	}
 	if opts.APIKey != "" {
 		copts.Credentials = client.NewAPIKeyStaticCredentials(opts.APIKey)
@@ -105,6 +111,12 @@ func (c *Client) SDK() client.Client { return c.sdk }
 func (c *Client) Close() { c.sdk.Close() }
 
 func (t TLSOptions) config() (*tls.Config, error) {
+	if t.Disabled {
+		if t.enabled() {
+			return nil, errors.New("tls: disabled, yet TLS files or options are given")
+		}
+		return nil, nil
+	}
 	if !t.enabled() {
 		return nil, nil
 	}

@@ -214,3 +214,19 @@ func TestLauncherGuardsAndPreflight(t *testing.T) {
 		})
 	}
 }
+
+// With an API key the SDK turns TLS on by itself; TLS.Disabled keeps the
+// connection plaintext, for a local or mesh-encrypted frontend.
+func TestAPIKeyOverPlaintext(t *testing.T) {
+	opts := batch.Options{Address: temporalHostPort, Namespace: "launch-guards", APIKey: "secret-key", DialTimeout: 3 * time.Second}
+	_, err := batch.Dial(context.Background(), opts, slog.Default())
+	require.Error(t, err, "TLS against the plaintext dev server must fail")
+	require.NotContains(t, err.Error(), "secret-key")
+
+	opts.TLS.Disabled = true
+	c, err := batch.Dial(context.Background(), opts, slog.Default())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Count(context.Background(), "launch-guards", "WorkflowType = 'nothing'")
+	require.NoError(t, err)
+}

@@ -64,6 +64,9 @@ type TLS struct {
 	ServerName string `yaml:"server_name"`
 	// InsecureSkipVerify disables server certificate verification.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Disabled keeps the connection plaintext even with an API key, with
+	// which the SDK otherwise turns TLS on.
+	Disabled bool `yaml:"disabled"`
 }
 
 // Enabled reports whether any TLS setting was given.

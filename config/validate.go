@@ -9,6 +9,9 @@ import (
 // Validate checks every field and returns all problems at once.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Temporal.TLS.Disabled && c.Temporal.TLS.Enabled() {
+		errs = append(errs, errors.New("temporal.tls: disabled, yet TLS files or options are set"))
+	}
 	if (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("temporal.tls: cert_file and key_file must be set together"))
 	}

@@ -216,7 +216,7 @@ func (d *Daemon) temporalOptions() batch.Options {
 		APIKey:    d.opts.APIKey,
 		TLS: batch.TLSOptions{
 			CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile,
-			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify,
+			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify, Disabled: t.TLS.Disabled,
 		},
 		DialTimeout: t.DialTimeout.Std(),
 		OnRPCError: func(method, code string) {

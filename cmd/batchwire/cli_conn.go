@@ -19,9 +19,13 @@ type connFlags struct {
 	address, namespace, apiKey            string
 	tlsCA, tlsCert, tlsKey, tlsServerName string
 	tlsDisableHostVerification            bool
-	grpcMeta                              []string
-	commandTimeout                        time.Duration
-	color, output                         string
+	// tls is the temporal CLI's --tls: on by default with an API key or any
+	// --tls_* flag; --tls=false keeps the connection plaintext.
+	tls            bool
+	tlsGiven       bool
+	grpcMeta       []string
+	commandTimeout time.Duration
+	color, output  string
 }
 
 // envBinding lists the environment variables a flag falls back to, first
@@ -69,6 +73,7 @@ func (cf *connFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&cf.tlsServerName, "tls_server_name", "", "override the TLS server name used for host verification")
 	fs.BoolVar(&cf.tlsDisableHostVerification, "tls_disable_host_verification", false,
 		"disable verification of the server certificate (env TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION)")
+	fs.BoolVar(&cf.tls, "tls", false, "TLS towards the server (default: on with --api-key or any --tls_* flag); --tls=false keeps plaintext even with an API key")
 	fs.StringArrayVar(&cf.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable)")
 	fs.DurationVar(&cf.commandTimeout, "command-timeout", 0, "timeout for the whole command, including --wait; 0s means none")
 	fs.StringVar(&cf.color, "color", "auto", "output coloring: always, never, auto")
@@ -105,6 +110,10 @@ func (cf *connFlags) resolve(fs *pflag.FlagSet) error {
 	}
 	if strings.TrimSpace(cf.namespace) == "" {
 		return usageError{errors.New("--namespace must not be empty")}
+	}
+	cf.tlsGiven = fs.Changed("tls")
+	if cf.tlsGiven && !cf.tls && (cf.tlsCA != "" || cf.tlsCert != "" || cf.tlsKey != "" || cf.tlsServerName != "" || cf.tlsDisableHostVerification) {
+		return usageError{errors.New("--tls=false cannot go with the --tls_* flags")}
 	}
 	_, err := cf.headers()
 	return err

@@ -233,6 +233,7 @@ func TestCLIAPIKeyNeverPrinted(t *testing.T) {
 		{"workflow", "count", "--query", q},
 		{"workflow", "count", "--query", q, "--api-key", secret},
 		{"workflow", "count", "--query", q, "--api_key", secret, "-o", "json"},
+		{"workflow", "count", "--query", q, "--tls=false"},
 		{"workflow", "signal", "--query", q, "--name", "n", "--reason", "r", "--yes"},
 		{"batch", "list"},
 		{"batch", "describe", "--job-id", "j"},
@@ -246,6 +247,20 @@ func TestCLIAPIKeyNeverPrinted(t *testing.T) {
 		require.NotContains(t, res.all(), secret, args)
 		require.NotContains(t, res.all(), secret[8:], args)
 	}
+}
+
+// An API key turns TLS on (the temporal CLI does the same); --tls=false keeps
+// the connection plaintext, which the dev server needs.
+func TestCLIAPIKeyWithTLSOff(t *testing.T) {
+	clearTemporalEnv(t)
+	q := "Tenant = 'nobody' AND ExecutionStatus = 'Running'"
+	res := runCLI(t, nil, onServer("cli-reject", "workflow", "count", "--query", q, "--api-key", "k", "--command-timeout", "5s")...)
+	require.Error(t, res.err, "TLS against the plaintext dev server")
+	res = runCLI(t, nil, onServer("cli-reject", "workflow", "count", "--query", q, "--api-key", "k", "--tls=false", "-o", "json")...)
+	require.NoError(t, res.err)
+	require.Contains(t, res.stdout, `"count": 0`)
+	res = runCLI(t, nil, onServer("cli-reject", "workflow", "count", "--query", q, "--tls=false", "--tls_ca_path", "/ca.pem")...)
+	require.ErrorAs(t, res.err, &usageError{})
 }
 
 func TestCLIRejectedQueryLaunchesNothing(t *testing.T) {

@@ -55,8 +55,7 @@ func openSession(cmd *cobra.Command, cf *connFlags, g *globalFlags) (*session, e
 	s.client, err = batch.Dial(s.ctx, batch.Options{
 		Address: cf.address, Namespace: cf.namespace, APIKey: cf.apiKey, Headers: headers,
 		Identity: cliIdentity(),
-		TLS: batch.TLSOptions{CAFile: cf.tlsCA, CertFile: cf.tlsCert, KeyFile: cf.tlsKey,
-			ServerName: cf.tlsServerName, InsecureSkipVerify: cf.tlsDisableHostVerification},
+		TLS:      cf.tlsOptions(),
 	}, logger)
 	if err != nil {
 		s.cancel()
@@ -128,4 +127,18 @@ func (s *session) paintState(state string) string {
 		return state
 	}
 	return code + state + "\x1b[0m"
+}
+
+// tlsOptions maps the TLS flags. --tls alone asks for TLS with the system's
+// roots; an empty server name override keeps the address's host.
+func (cf *connFlags) tlsOptions() batch.TLSOptions {
+	opts := batch.TLSOptions{CAFile: cf.tlsCA, CertFile: cf.tlsCert, KeyFile: cf.tlsKey,
+		ServerName: cf.tlsServerName, InsecureSkipVerify: cf.tlsDisableHostVerification}
+	switch {
+	case cf.tlsGiven && !cf.tls:
+		opts.Disabled = true
+	case cf.tls:
+		opts.Base = true
+	}
+	return opts
 }
