@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -28,6 +29,9 @@ type launchFlags struct {
 	rps                          float64
 	limit                        int
 	yes, wait, dryRun            bool
+	// slotWait is how long a server launch waits for the namespace's batch
+	// slot when another job holds it.
+	slotWait time.Duration
 }
 
 func (f *launchFlags) register(fs *pflag.FlagSet) {
@@ -40,6 +44,8 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "count and list the executions that would be affected; change nothing")
 	fs.IntVar(&f.limit, "limit", 20, "with --dry-run, how many executions to list")
 	fs.StringVar(&f.engine, "engine", engineAuto, "where the job runs: server (batcher), client (batchwire's engine), auto")
+	fs.DurationVar(&f.slotWait, "wait-for-slot", 0,
+		"when another batch job holds the namespace's only slot, wait this long for it instead of failing at once")
 }
 
 // check validates locally what every launch needs, before any RPC: the server

@@ -160,6 +160,12 @@ func TestCLIBatchTerminate(t *testing.T) {
 
 	res := runCLI(t, nil, onServer(ns, "batch", "terminate", "--job-id", "wedged-job")...)
 	require.ErrorAs(t, res.err, &usageError{})
+	// The wedged job holds the namespace's only slot.
+	signal := []string{"workflow", "signal", "--query", "Tenant = 'slow' AND ExecutionStatus = 'Running'",
+		"--name", "ping", "--reason", "after the wedge", "--yes", "--wait"}
+	res = runCLI(t, nil, onServer(ns, signal...)...)
+	require.ErrorIs(t, res.err, batch.ErrSlotBusy)
+	require.ErrorContains(t, res.err, "give --wait-for-slot")
 	res = runCLI(t, nil, onServer(ns, "batch", "describe", "--job-id", "wedged-job", "-o", "json")...)
 	require.NoError(t, res.err)
 	require.Contains(t, res.stdout, `"state": "running"`)
@@ -176,9 +182,17 @@ func TestCLIBatchTerminate(t *testing.T) {
 	}
 
 	// The slot is free again: a new job runs to the end.
-	res = runCLI(t, nil, onServer(ns, "workflow", "signal", "--query", "Tenant = 'slow' AND ExecutionStatus = 'Running'",
-		"--name", "ping", "--reason", "after the wedge", "--yes", "--wait")...)
+	res = runCLI(t, nil, onServer(ns, signal...)...)
 	require.NoError(t, res.err)
+	require.Contains(t, res.stdout, "completed: 2/2 completed, 0 failed.")
+
+	// With --wait-for-slot, a launch waits for a busy slot instead of failing.
+	require.NoError(t, bc.Start(context.Background(), batch.Job{ID: "wedged-again", Namespace: ns,
+		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal{Name: "ping"}}))
+	time.AfterFunc(2*time.Second, func() { _ = bc.Stop(context.Background(), ns, "wedged-again", "free the slot") })
+	res = runCLI(t, nil, onServer(ns, append(signal, "--wait-for-slot", "60s")...)...)
+	require.NoError(t, res.err)
+	require.Contains(t, res.stderr, "waiting up to 1m0s for its slot")
 	require.Contains(t, res.stdout, "completed: 2/2 completed, 0 failed.")
 
 	res = runCLI(t, nil, onServer(ns, "batch", "terminate", "--job-id", "no-such-job", "--reason", "r")...)

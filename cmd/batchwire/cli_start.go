@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/batchwire/batchwire/batch"
 )
@@ -65,7 +66,7 @@ func (s *session) runLaunch(f *launchFlags, p launchPlan) error {
 		return err
 	}
 	defer stopWorker()
-	if err := s.start(p); err != nil {
+	if err := s.start(p, f.slotWait); err != nil {
 		return err
 	}
 	res.Launched = true
@@ -203,22 +204,44 @@ func (s *session) confirm(p launchPlan, count int64, yes bool) error {
 	return errors.New("not confirmed: nothing was launched")
 }
 
-func (s *session) start(p launchPlan) error {
+func (s *session) start(p launchPlan, slotWait time.Duration) error {
 	var err error
 	if p.client != nil {
 		err = s.engine.Start(s.ctx, *p.client)
 	} else {
-		err = s.client.Start(s.ctx, p.job)
+		err = s.startServer(p, slotWait)
 	}
 	switch {
 	case errors.Is(err, batch.ErrSlotBusy):
 		return fmt.Errorf("namespace %q is already running a batch job, and the server runs one at a time; "+
-			"see `batchwire batch list`, then retry: %w", s.namespace, err)
+			"see `batchwire batch list`, then retry, or give --wait-for-slot: %w", s.namespace, err)
 	case errors.Is(err, batch.ErrAlreadyStarted):
 		return usageError{fmt.Errorf("job id %q is already used in namespace %q; pick another --job-id: %w",
 			p.job.ID, s.namespace, err)}
 	}
 	return err
+}
+
+// startServer launches on the server batcher, waiting up to slotWait for the
+// namespace's slot: the server runs one batch job per namespace at a time.
+func (s *session) startServer(p launchPlan, slotWait time.Duration) error {
+	deadline := time.Now().Add(slotWait)
+	told := false
+	for {
+		err := s.client.Start(s.ctx, p.job)
+		if !errors.Is(err, batch.ErrSlotBusy) || time.Now().After(deadline) {
+			return err
+		}
+		if !told {
+			fmt.Fprintf(s.errOut, "Namespace %q is running another batch job; waiting up to %s for its slot.\n", s.namespace, slotWait)
+			told = true
+		}
+		select {
+		case <-s.ctx.Done():
+			return fmt.Errorf("waiting for the batch slot: %w", s.ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (s *session) waitAndReport(p launchPlan, res launchResult, served bool) error {
