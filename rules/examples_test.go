@@ -69,10 +69,10 @@ func TestAlertsExampleCompiles(t *testing.T) {
 
 // Every configuration shipped in the repository loads, compiles and lints clean.
 func TestShippedConfigsAreValid(t *testing.T) {
-	paths, err := filepath.Glob("../examples/*/batchwire.yaml")
+	paths, err := filepath.Glob("../examples/*/*.yaml")
 	require.NoError(t, err)
 	paths = append(paths, "../deploy/compose/batchwire.yaml")
-	require.GreaterOrEqual(t, len(paths), 4)
+	require.GreaterOrEqual(t, len(paths), 5)
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
 			cfg, err := config.Load(path)
