@@ -209,20 +209,11 @@ func (d *Daemon) launcherOptions(engine batch.ClientEngine) batch.LauncherOption
 }
 
 func (d *Daemon) temporalOptions() batch.Options {
-	t := d.cfg.Temporal
-	return batch.Options{
-		Address:   t.Address,
-		Namespace: t.Namespace,
-		APIKey:    d.opts.APIKey,
-		TLS: batch.TLSOptions{
-			CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile,
-			ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify, Disabled: t.TLS.Disabled,
-		},
-		DialTimeout: t.DialTimeout.Std(),
-		OnRPCError: func(method, code string) {
-			d.metrics.rpcErrors.WithLabelValues(method, code).Inc()
-		},
+	opts := batch.OptionsFrom(d.cfg.Temporal, d.opts.APIKey)
+	opts.OnRPCError = func(method, code string) {
+		d.metrics.rpcErrors.WithLabelValues(method, code).Inc()
 	}
+	return opts
 }
 
 // connectNATS connects to the configured server, or starts an embedded one.

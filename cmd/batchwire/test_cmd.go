@@ -236,13 +236,9 @@ func countTargets(ctx context.Context, cfg *config.Config, address string, repor
 	if err != nil {
 		return err
 	}
-	tlsCfg := cfg.Temporal.TLS
-	c, err := batch.Dial(ctx, batch.Options{
-		Address: address, Namespace: cfg.Temporal.Namespace, APIKey: apiKey,
-		TLS: batch.TLSOptions{CAFile: tlsCfg.CAFile, CertFile: tlsCfg.CertFile, KeyFile: tlsCfg.KeyFile,
-			ServerName: tlsCfg.ServerName, InsecureSkipVerify: tlsCfg.InsecureSkipVerify},
-		DialTimeout: cfg.Temporal.DialTimeout.Std(),
-	}, nil)
+	opts := batch.OptionsFrom(cfg.Temporal, apiKey)
+	opts.Address = address
+	c, err := batch.Dial(ctx, opts, nil)
 	if err != nil {
 		return err
 	}
