@@ -52,11 +52,15 @@ func TestResetByBuildIDOnTwoBuilds(t *testing.T) {
 			}
 			waitVisible(t, f.targets, f.query(), 2)
 
+			// The reset point is the bad build's first completed task: the
+			// ping's. Usually event 13 (the good build completed 4 and 9), but
+			// a loaded machine can add a timed-out task on the stopped good
+			// worker's sticky queue first, so it is read from the history.
+			want := pingTaskCompleted(t, f, hit, runs[hit], "build-bad")
+
 			r := runJob(t, f.home, f.spec("job-"+op.ResetType, op))
 			requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)
-			// The reset point is the bad build's first completed task: the
-			// ping's, event 13 (the good build completed 4 and 9).
-			requireResetOnce(t, f.targets, hit, runs[hit], 13)
+			requireResetOnce(t, f.targets, hit, runs[hit], want)
 			require.Equal(t, runs[miss], currentRunOf(t, f.targets, miss), "%s never ran on the bad build", miss)
 		})
 	}
@@ -112,4 +116,30 @@ func cancelRequested(t *testing.T, f fixture, id string) bool {
 		}
 	}
 	return false
+}
+
+// pingTaskCompleted returns the id of the first WorkflowTaskCompleted event
+// after the ping signal, requiring that buildID completed it and that no build
+// id completed a task between the signal and it.
+func pingTaskCompleted(t *testing.T, f fixture, id, run, buildID string) int64 {
+	t.Helper()
+	events := history(t, f.targets, id, run)
+	signalled := false
+	for _, ev := range events {
+		if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == pingSignal {
+			signalled = true
+		}
+		attrs := ev.GetWorkflowTaskCompletedEventAttributes()
+		if !signalled || attrs == nil {
+			continue
+		}
+		require.Equal(t, buildID, attrs.GetWorkerVersion().GetBuildId(), //nolint:staticcheck // the field this worker fills
+			"%s: first task after the ping, event %d", id, ev.GetEventId())
+		return ev.GetEventId()
+	}
+	for _, ev := range events {
+		t.Log(ev.GetEventId(), ev.GetEventType())
+	}
+	t.Fatalf("%s: no completed workflow task after the ping", id)
+	return 0
 }
