@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -49,22 +50,22 @@ func continueOnce(ctx workflow.Context, continued bool) error {
 	return awaitPings(ctx)
 }
 
-// drifterV1 and drifterV2 are one workflow before and after an incompatible
-// change: a "bad" run that ran v1's activity fails replay on v2 with a
-// non-determinism error, a good one replays fine.
-func drifterV1(ctx workflow.Context, bad bool) error {
-	if bad {
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-		if err := workflow.ExecuteActivity(actx, noop).Get(ctx, nil); err != nil {
+// drifted switches the drifter to its changed code. Reading it in workflow
+// code is the point: it is an incompatible worker change made while runs are
+// open.
+var drifted atomic.Bool
+
+// drifter before the change runs an activity on a "bad" run, after it a
+// timer, so a bad run fails replay with a non-determinism error once the code
+// changed; a good run replays fine.
+func drifter(ctx workflow.Context, bad bool) error {
+	if bad && drifted.Load() {
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
 			return err
 		}
-	}
-	return awaitPings(ctx)
-}
-
-func drifterV2(ctx workflow.Context, bad bool) error {
-	if bad {
-		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+	} else if bad {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		if err := workflow.ExecuteActivity(actx, noop).Get(ctx, nil); err != nil {
 			return err
 		}
 	}
