@@ -341,6 +341,15 @@ func unscopedBranch(expr sqlparser.Expr) sqlparser.Expr {
 	return nil
 }
 
+// FiltersStatus reports whether every workflow query selects has to pass a
+// comparison on ExecutionStatus, read on the server's parser, so a status
+// inside a string literal or an OR branch without one does not count. It is
+// false for a query that does not parse.
+func FiltersStatus(query string) bool {
+	where, err := parseWhere(query)
+	return err == nil && filtersStatus(where)
+}
+
 // filtersStatus reports whether every workflow the condition selects had to
 // pass a comparison on ExecutionStatus.
 func filtersStatus(expr sqlparser.Expr) bool {

@@ -189,3 +189,20 @@ func TestSampleQuery(t *testing.T) {
 	require.Equal(t, 4, strings.Count(got, placeholderSample))
 	require.Contains(t, got, "A IN ('{{…}}') AND B = '{{…}}' AND C in\n('{{…}}') AND D IN ('{{…}}')")
 }
+
+func TestFiltersStatus(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{"WorkflowType = 'x' AND ExecutionStatus = 'Running'", true},
+		{"(Tenant = 'a' OR Tenant = 'b') AND ExecutionStatus = 'Running'", true},
+		{"ExecutionStatus = 'Running' AND Tenant = 'a' OR ExecutionStatus = 'Failed' AND Tenant = 'b'", true},
+		{"Tenant = 'a'", false},
+		{"WorkflowId = 'ExecutionStatus'", false},
+		{"Tenant = 'a' OR ExecutionStatus = 'Running'", false},
+		{"Tenant = 'a' AND", false},
+	} {
+		require.Equal(t, tc.want, FiltersStatus(tc.query), tc.query)
+	}
+}

@@ -27,12 +27,6 @@ func checkLaunchQuery(query string) error {
 	return nil
 }
 
-// mentionsStatus is a cheap lint: a signal or reset query that says nothing
-// about ExecutionStatus also selects closed executions.
-func mentionsStatus(query string) bool {
-	return strings.Contains(strings.ToLower(query), "executionstatus")
-}
-
 // queryError turns the server's rejection of a query into a usage error that
 // shows the server's own message.
 func queryError(err error) error {

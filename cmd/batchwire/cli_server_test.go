@@ -323,6 +323,7 @@ func TestCLIResetBatchClientEngine(t *testing.T) {
 	require.NoError(t, res.err)
 	require.Contains(t, res.stdout, "Started batch job client-reset on the client engine")
 	require.Contains(t, res.stdout, "Batch job client-reset completed: 1/1 completed, 0 failed.")
+	require.NotContains(t, res.stderr, "no ExecutionStatus clause", "the query filters on ExecutionStatus")
 	after := currentRuns(t, c, ids...)
 	require.NotEqual(t, runIDs["creset-1"], after["creset-1"], "creset-1 was not reset")
 	require.Equal(t, runIDs["creset-2"], after["creset-2"], "creset-2 was excluded")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/rules"
 )
 
 // launchResult is the machine-readable outcome of a launch (-o json).
@@ -120,7 +121,7 @@ func (s *session) report(res launchResult, text string) error {
 func (s *session) warnUnscoped(p launchPlan) {
 	// Only resets: the server batcher signals, cancels and terminates running
 	// executions alone, but resets closed ones too.
-	if _, reset := p.job.Op.(batch.Reset); reset && !mentionsStatus(p.job.Query) {
+	if _, reset := p.job.Op.(batch.Reset); reset && !rules.FiltersStatus(p.job.Query) {
 		fmt.Fprintf(s.errOut, "Warning: the query has no ExecutionStatus clause, so closed executions that match "+
 			"are reset too (add ExecutionStatus = 'Running' to skip them).\n")
 	}
