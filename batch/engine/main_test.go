@@ -179,6 +179,15 @@ func status(t require.TestingT, c client.Client, workflowID string) enumspb.Work
 	return desc.GetWorkflowExecutionInfo().GetStatus()
 }
 
+// logHistory logs each event with its attributes, for a failure to show the
+// history it was judged on.
+func logHistory(t *testing.T, events []*historypb.HistoryEvent) {
+	t.Helper()
+	for _, ev := range events {
+		t.Log(ev.GetEventId(), ev.GetEventType(), ev.GetAttributes())
+	}
+}
+
 // resetEvent returns the event the server writes at the reset point of a run
 // made by a reset: a failed workflow task with cause ResetWorkflow.
 func resetEvent(events []*historypb.HistoryEvent) *historypb.HistoryEvent {

@@ -128,9 +128,7 @@ func TestResetOnlyNonDeterministic(t *testing.T) {
 	if !assert.EventuallyWithT(t, func(ct *assert.CollectT) {
 		require.True(ct, LastTaskNonDeterministic(history(ct, f.targets, "r-nde-bad", "")))
 	}, testWait, pollEvery, "bad run never failed with a non-determinism error") {
-		for _, ev := range history(t, f.targets, "r-nde-bad", "") {
-			t.Log(ev.GetEventId(), ev.GetEventType(), ev.GetAttributes())
-		}
+		logHistory(t, history(t, f.targets, "r-nde-bad", ""))
 		t.FailNow()
 	}
 	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 8)
