@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,11 +61,15 @@ type Daemon struct {
 	// mapping or an unreadable secret fails at start.
 	httpSources map[string]*triggers.HTTPSource
 
-	ready    atomic.Bool
-	httpAddr atomic.Value // string
-	natsURL  atomic.Value // string
-	launcher *batch.Launcher
-	inflight sync.WaitGroup
+	// running is set while Run takes events; triggerLive holds, per trigger
+	// (fixed in New: a reload cannot change triggers), whether it has started
+	// taking events and not stopped since.
+	running     atomic.Bool
+	triggerLive map[string]*atomic.Bool
+	httpAddr    atomic.Value // string
+	natsURL     atomic.Value // string
+	launcher    *batch.Launcher
+	inflight    sync.WaitGroup
 }
 
 // New compiles the rules and prepares the daemon; it does no I/O.
@@ -92,6 +97,11 @@ func New(opts Options) (*Daemon, error) {
 		cfg: opts.Config, opts: opts, log: opts.Logger, reg: opts.Registry, now: opts.Now,
 		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
 		guards:  rules.NewGuardState(),
+
+		triggerLive: map[string]*atomic.Bool{},
+	}
+	for _, t := range opts.Config.Triggers {
+		d.triggerLive[t.Name] = new(atomic.Bool)
 	}
 	d.live.Store(&liveState{cfg: opts.Config, rules: set})
 	if d.httpSources, err = buildHTTPSources(opts.Config.Triggers, opts.Logger); err != nil {
@@ -125,8 +135,22 @@ func (d *Daemon) HTTPAddr() string { s, _ := d.httpAddr.Load().(string); return 
 // NATSURL is the URL of the NATS server in use, once Run has connected.
 func (d *Daemon) NATSURL() string { s, _ := d.natsURL.Load().(string); return s }
 
-// Ready reports whether every trigger is subscribed.
-func (d *Daemon) Ready() bool { return d.ready.Load() }
+// Ready reports whether every trigger takes events: each NATS subscription
+// is confirmed by the server, each JetStream consumer is pulling and each
+// HTTP path is open. A trigger that stops with an error makes it false.
+func (d *Daemon) Ready() bool { return d.running.Load() && len(d.triggersDown()) == 0 }
+
+// triggersDown names, sorted, the triggers not taking events.
+func (d *Daemon) triggersDown() []string {
+	var down []string
+	for name, live := range d.triggerLive {
+		if !live.Load() {
+			down = append(down, name)
+		}
+	}
+	slices.Sort(down)
+	return down
+}
 
 // Run starts everything and blocks until ctx is done or a component fails.
 // On shutdown it stops intake first, then waits (up to ShutdownGrace) for
@@ -162,7 +186,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	sources := d.startTriggers(intakeCtx, nc)
-	d.ready.Store(true)
+	d.running.Store(true)
 	d.log.Info("batchwire running", "http", d.HTTPAddr(), "nats", d.NATSURL(),
 		"temporal", d.cfg.Temporal.Address, "rules", len(d.live.Load().rules.Rules()))
 
@@ -170,7 +194,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-httpErr:
 	}
-	d.ready.Store(false)
+	d.running.Store(false)
 	d.log.Info("batchwire stopping: intake closed, finishing in-flight decisions", "grace", d.opts.ShutdownGrace)
 	stopIntake()
 	sources.Wait()
@@ -261,15 +285,41 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		default:
 			src = triggers.NewNATSSource(nc, t, d.log)
 		}
-		wg.Add(1)
+		d.metrics.triggerUp.WithLabelValues(t.Name).Set(0)
+		wg.Add(2)
+		stopped := make(chan struct{})
 		go func() {
 			defer wg.Done()
+			defer close(stopped)
 			if err := src.Run(ctx, d.handle, d.invalid); err != nil {
 				d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
 			}
 		}()
+		go func() {
+			defer wg.Done()
+			d.trackTrigger(src, stopped)
+		}()
 	}
 	return &wg
+}
+
+// trackTrigger keeps readiness and batchwire_trigger_up in step with one
+// trigger: up from when it starts taking events until its Run returns.
+func (d *Daemon) trackTrigger(src source, stopped <-chan struct{}) {
+	select {
+	case <-src.Started():
+	case <-stopped:
+		return
+	}
+	live, up := d.triggerLive[src.Name()], d.metrics.triggerUp.WithLabelValues(src.Name())
+	live.Store(true)
+	up.Set(1)
+	if d.Ready() {
+		d.log.Info("batchwire ready: every trigger takes events", "triggers", len(d.triggerLive))
+	}
+	<-stopped
+	live.Store(false)
+	up.Set(0)
 }
 
 func buildHTTPSources(all []config.Trigger, log *slog.Logger) (map[string]*triggers.HTTPSource, error) {
@@ -291,6 +341,8 @@ func buildHTTPSources(all []config.Trigger, log *slog.Logger) (map[string]*trigg
 type source interface {
 	Name() string
 	Run(ctx context.Context, handle triggers.Handler, invalid triggers.Invalid) error
+	// Started is closed once the source takes events.
+	Started() <-chan struct{}
 }
 
 func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {

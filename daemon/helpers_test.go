@@ -103,8 +103,17 @@ func newTestDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Regis
 	return d, reg
 }
 
-// startDaemonWith runs a daemon with opts plus a fresh registry and the test's logger.
+// startDaemonWith runs a daemon with opts plus a fresh registry and the
+// test's logger, and waits until it is ready.
 func startDaemonWith(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
+	t.Helper()
+	d, reg := runDaemon(t, opts)
+	require.Eventually(t, d.Ready, 30*time.Second, 20*time.Millisecond, "daemon not ready")
+	return d, reg
+}
+
+// runDaemon starts a daemon's Run and stops it at cleanup; it does not wait.
+func runDaemon(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Registry, opts.Logger = reg, testLogger(t)
@@ -122,7 +131,6 @@ func startDaemonWith(t testing.TB, opts Options) (*Daemon, *prometheus.Registry)
 			t.Error("daemon did not stop within 30s")
 		}
 	})
-	require.Eventually(t, d.Ready, 30*time.Second, 20*time.Millisecond, "daemon not ready")
 	return d, reg
 }
 

@@ -16,6 +16,7 @@ import (
 type metrics struct {
 	eventsReceived   *prometheus.CounterVec
 	eventsInvalid    *prometheus.CounterVec
+	triggerUp        *prometheus.GaugeVec
 	ruleEvaluations  *prometheus.CounterVec
 	renderErrors     *prometheus.CounterVec
 	decisions        *prometheus.CounterVec
@@ -73,6 +74,8 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 		jobsStopped: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_jobs_stopped_total",
 			Help: "Jobs batchwire stopped itself, by reason: watchdog (no progress within launch.watchdog), " +
 				"failure_ratio (the circuit breaker, launch.max_failure_ratio)."}, []string{"rule", "reason"}),
+		triggerUp: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_trigger_up",
+			Help: "1 while the trigger takes events (its subscription confirmed by the server, its consumer pulling, or its HTTP path open), 0 otherwise."}, []string{"trigger"}),
 		rpcErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_temporal_rpc_errors_total",
 			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
 		handlerPanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_panics_total",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -60,8 +61,12 @@ func (d *Daemon) routes() http.Handler {
 		_, _ = w.Write([]byte("OK\n"))
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		switch down := d.triggersDown(); {
+		case !d.running.Load():
+			http.Error(w, "not ready: not running", http.StatusServiceUnavailable)
+			return
+		case len(down) > 0:
+			http.Error(w, "not ready: triggers not taking events: "+strings.Join(down, ", "), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("OK\n"))

@@ -90,3 +90,15 @@ func settleOnce(ack func() error, nak func(time.Duration, error) error, term fun
 // Settling callbacks for sources that cannot redeliver (at-most-once).
 func noopAck() error  { return nil }
 func noopTerm() error { return nil }
+
+// started is closed once a source takes events, so a caller can tell a
+// subscription that exists on the server from one still on its way there:
+// core NATS drops whatever is published before the server has it.
+type started struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newStarted() started { return started{ch: make(chan struct{})} }
+
+func (s *started) mark() { s.once.Do(func() { close(s.ch) }) }

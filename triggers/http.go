@@ -51,6 +51,8 @@ type HTTPSource struct {
 	// the other sources. A channel rather than a mutex, so a request can
 	// stop waiting for its turn when its timeout passes.
 	turn chan struct{}
+
+	started started
 }
 
 // httpRun is what one Run hands to ServeHTTP.
@@ -75,6 +77,7 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 		cfg:     withHTTPDefaults(*t.HTTP),
 		logger:  logger.With("trigger", t.Name),
 		turn:    make(chan struct{}, 1),
+		started: newStarted(),
 	}
 	switch s.cfg.Format {
 	case "cloudevents":
@@ -109,6 +112,9 @@ func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
 // Name is the trigger's name.
 func (s *HTTPSource) Name() string { return s.trigger.Name }
 
+// Started is closed once a first Run takes requests; before that they get 503.
+func (s *HTTPSource) Started() <-chan struct{} { return s.started.ch }
+
 // Path is where the daemon mounts the source on its HTTP server.
 func (s *HTTPSource) Path() string { return s.cfg.Path }
 
@@ -125,6 +131,7 @@ func (s *HTTPSource) Run(ctx context.Context, handle Handler, invalid Invalid) e
 	}
 	s.logger.Info("accepting events over HTTP", "path", s.cfg.Path, "format", s.cfg.Format,
 		"max_body_bytes", s.cfg.MaxBodyBytes, "timeout", s.cfg.Timeout.Std())
+	s.started.mark()
 	<-ctx.Done()
 	// Taking the turn waits out a handler call under way; with run cleared
 	// under it, no request can start another.

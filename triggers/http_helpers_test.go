@@ -167,6 +167,8 @@ func runHTTPSource(t *testing.T, src *HTTPSource, rec *recorder) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, rec.handle, rec.reportInvalid) }()
+	receiveWithin(t, src.Started(), "the HTTP source to start")
+	// Started stays closed after a first Run; a second one is live once set.
 	require.Eventually(t, func() bool { return src.run.Load() != nil }, 5*time.Second, time.Millisecond)
 	return func() {
 		cancel()

@@ -40,6 +40,7 @@ type JetStreamSource struct {
 	nc      *nats.Conn
 	trigger config.Trigger
 	logger  *slog.Logger
+	started started
 }
 
 // NewJetStreamSource returns a source for t, which must have JetStream
@@ -48,11 +49,16 @@ func NewJetStreamSource(nc *nats.Conn, t config.Trigger, logger *slog.Logger) *J
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &JetStreamSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name)}
+	return &JetStreamSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name), started: newStarted()}
 }
 
 // Name is the trigger's name.
 func (s *JetStreamSource) Name() string { return s.trigger.Name }
+
+// Started is closed once the durable consumer exists and is being pulled.
+// The stream keeps what is published before that, so this tells readiness,
+// not whether events can be missed.
+func (s *JetStreamSource) Started() <-chan struct{} { return s.started.ch }
 
 // Run creates the stream if it is missing and allowed to, creates or updates
 // the durable consumer, and calls handle for each valid event, one at a
@@ -91,6 +97,7 @@ func (s *JetStreamSource) Run(ctx context.Context, handle Handler, invalid Inval
 	s.logger.Info("consuming JetStream (at-least-once)", "stream", run.cfg.Stream, "durable", run.cfg.Durable,
 		"subjects", run.cfg.Subjects, "max_deliver", run.cfg.MaxDeliver, "ack_wait", run.cfg.AckWait.Std(),
 		"dead_letter", run.cfg.DeadLetter)
+	s.started.mark()
 	return run.consume(ctx, consumer, iter, handle, invalid)
 }
 

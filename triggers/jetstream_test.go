@@ -65,8 +65,9 @@ func startJetStream(t *testing.T, nc *nats.Conn, trigger config.Trigger, logger 
 			func(_ context.Context, d Delivery) { h.seen <- handled{d, time.Now()} },
 			func(_ string, err error) { h.invalids <- err })
 	}()
-	// Ready once the consumer has a pull request waiting: nothing published
-	// from now on can be missed.
+	receiveWithin(t, src.Started(), "the JetStream source to start")
+	// The stream keeps events either way; a pull request waiting also means
+	// delivery starts at once, which the timing assertions rely on.
 	require.Eventually(t, func() bool {
 		info, err := h.consumerInfo()
 		return err == nil && info.NumWaiting > 0

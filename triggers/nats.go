@@ -21,6 +21,9 @@ const (
 	natsPendingBytes = 64 << 20
 )
 
+// natsConfirmTimeout bounds one wait for the server to confirm a subscription.
+const natsConfirmTimeout = 5 * time.Second
+
 // NATSSource delivers the events published on one core NATS subject.
 //
 // Core NATS is at-most-once: a message is gone once the server has pushed
@@ -34,6 +37,7 @@ type NATSSource struct {
 	nc      *nats.Conn
 	trigger config.Trigger
 	logger  *slog.Logger
+	started started
 }
 
 // NewNATSSource returns a source for t, which must have NATS settings.
@@ -41,11 +45,15 @@ func NewNATSSource(nc *nats.Conn, t config.Trigger, logger *slog.Logger) *NATSSo
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &NATSSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name)}
+	return &NATSSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name), started: newStarted()}
 }
 
 // Name is the trigger's name.
 func (s *NATSSource) Name() string { return s.trigger.Name }
+
+// Started is closed once the server has confirmed the subscription: from
+// then on nothing published to the subject can pass the source by.
+func (s *NATSSource) Started() <-chan struct{} { return s.started.ch }
 
 // Run subscribes (in the queue group, if one is configured) and calls handle
 // for each valid event and each Nak'd event that is due again, one at a
@@ -58,6 +66,7 @@ func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) e
 	if err != nil {
 		return err
 	}
+	go s.confirm(ctx)
 	retries := &retryQueue{}
 	defer s.stop(sub, retries)
 	for {
@@ -116,6 +125,29 @@ func (s *NATSSource) subscribe() (*nats.Subscription, error) {
 	}
 	s.logger.Info("subscribed to core NATS (at-most-once)", "subject", subject, "queue", queue)
 	return sub, nil
+}
+
+// confirm waits for the server to have the subscription (a flush answers
+// only after the SUB sent before it) and then marks the source started. A
+// reconnect re-sends the subscription, so confirm keeps trying until ctx ends.
+func (s *NATSSource) confirm(ctx context.Context) {
+	for ctx.Err() == nil {
+		flushCtx, cancel := context.WithTimeout(ctx, natsConfirmTimeout)
+		err := s.nc.FlushWithContext(flushCtx)
+		cancel()
+		switch {
+		case err == nil:
+			s.started.mark()
+			return
+		case ctx.Err() != nil, errors.Is(err, nats.ErrConnectionClosed):
+			return
+		}
+		s.logger.Warn("NATS server has not confirmed the subscription yet; retrying", "subject", s.trigger.NATS.Subject, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(natsConfirmTimeout):
+		}
+	}
 }
 
 // stop ends intake at once. Messages still in the client buffer are not

@@ -16,16 +16,34 @@ import (
 
 const waitFor = 5 * time.Second
 
-// runSource starts src.Run in the background and waits until its
-// subscription exists, so nothing published afterwards can be missed. The
-// returned channel yields Run's result.
-func runSource(t *testing.T, ctx context.Context, nc *nats.Conn, src *NATSSource, handle Handler, invalid Invalid) <-chan error {
+// runSource starts src.Run in the background and waits until it has
+// started, so nothing published afterwards can be missed. The returned
+// channel yields Run's result.
+func runSource(t *testing.T, ctx context.Context, src *NATSSource, handle Handler, invalid Invalid) <-chan error {
 	t.Helper()
-	before := nc.NumSubscriptions()
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, handle, invalid) }()
-	require.Eventually(t, func() bool { return nc.NumSubscriptions() > before }, waitFor, 5*time.Millisecond)
+	receiveWithin(t, src.Started(), "the source to start")
 	return done
+}
+
+// Started means the server has the subscription, so an event published on
+// another connection right then reaches the source; core NATS would drop it
+// otherwise.
+func TestNATSSourceStartedMeansTheServerHasTheSubscription(t *testing.T) {
+	srv := runServer(t)
+	src := NewNATSSource(connect(t, srv), deployTrigger(""), testLogger(t))
+	deliveries := make(chan Delivery, 1)
+	select {
+	case <-src.Started():
+		require.FailNow(t, "started before Run")
+	default:
+	}
+	runSource(t, t.Context(), src, func(_ context.Context, d Delivery) { deliveries <- d }, nil)
+
+	require.True(t, srv.GlobalAccount().SubscriptionInterest("deploy.payments"))
+	publishEvent(t, connect(t, srv), "deploy.payments", "first")
+	require.Equal(t, "first", receiveWithin(t, deliveries, "the event published once started").Event.ID())
 }
 
 func receiveWithin[T any](t *testing.T, ch <-chan T, what string) T {
@@ -57,7 +75,7 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 	invalids := make(chan rejected, 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := runSource(t, ctx, nc, src,
+	done := runSource(t, ctx, src,
 		func(_ context.Context, d Delivery) { deliveries <- d },
 		func(trigger string, err error) { invalids <- rejected{trigger, err} })
 
@@ -108,7 +126,7 @@ func TestNATSSourceQueueGroupSplitsMessages(t *testing.T) {
 	var runs []<-chan error
 	for range 2 {
 		src := NewNATSSource(nc, deployTrigger("batchwire"), testLogger(t))
-		runs = append(runs, runSource(t, ctx, nc, src, handle, nil))
+		runs = append(runs, runSource(t, ctx, src, handle, nil))
 	}
 
 	const published = 20
@@ -170,7 +188,7 @@ func TestNATSSourceRunErrors(t *testing.T) {
 func TestNATSSourceReturnsWhenConnectionCloses(t *testing.T) {
 	nc := connect(t, runServer(t))
 	src := NewNATSSource(nc, deployTrigger(""), testLogger(t))
-	done := runSource(t, t.Context(), nc, src, func(context.Context, Delivery) {}, nil)
+	done := runSource(t, t.Context(), src, func(context.Context, Delivery) {}, nil)
 
 	nc.Close()
 	err := receiveWithin(t, done, "Run to return after close")
@@ -207,7 +225,7 @@ func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := runSource(t, ctx, nc, src, handle, nil)
+	done := runSource(t, ctx, src, handle, nil)
 
 	publishEvent(t, nc, "deploy.payments", "flaky")
 	publishEvent(t, nc, "deploy.payments", "steady")
@@ -246,7 +264,7 @@ func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := runSource(t, ctx, nc, src, handle, nil)
+	done := runSource(t, ctx, src, handle, nil)
 	publishEvent(t, nc, "deploy.payments", "later")
 	d := receiveWithin(t, naked, "delivery")
 
@@ -262,7 +280,7 @@ func TestNATSSourceNakAfterHandlerReturned(t *testing.T) {
 	seen := make(chan handled, 2)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	runSource(t, ctx, nc, src, func(_ context.Context, d Delivery) { seen <- handled{d, time.Now()} }, nil)
+	runSource(t, ctx, src, func(_ context.Context, d Delivery) { seen <- handled{d, time.Now()} }, nil)
 	publishEvent(t, nc, "deploy.payments", "settled-later")
 	first := receiveWithin(t, seen, "delivery")
 
