@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,18 +139,24 @@ func (d *Daemon) NATSURL() string { s, _ := d.natsURL.Load().(string); return s 
 // Ready reports whether every trigger takes events: each NATS subscription
 // is confirmed by the server, each JetStream consumer is pulling and each
 // HTTP path is open. A trigger that stops with an error makes it false.
-func (d *Daemon) Ready() bool { return d.running.Load() && len(d.triggersDown()) == 0 }
+func (d *Daemon) Ready() bool { return d.notReady() == "" }
 
-// triggersDown names, sorted, the triggers not taking events.
-func (d *Daemon) triggersDown() []string {
+// notReady says why the daemon is not ready, or is empty when it is.
+func (d *Daemon) notReady() string {
+	if !d.running.Load() {
+		return "not running"
+	}
 	var down []string
 	for name, live := range d.triggerLive {
 		if !live.Load() {
 			down = append(down, name)
 		}
 	}
+	if len(down) == 0 {
+		return ""
+	}
 	slices.Sort(down)
-	return down
+	return "triggers not taking events: " + strings.Join(down, ", ")
 }
 
 // Run starts everything and blocks until ctx is done or a component fails.

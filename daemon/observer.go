@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -61,12 +60,8 @@ func (d *Daemon) routes() http.Handler {
 		_, _ = w.Write([]byte("OK\n"))
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		switch down := d.triggersDown(); {
-		case !d.running.Load():
-			http.Error(w, "not ready: not running", http.StatusServiceUnavailable)
-			return
-		case len(down) > 0:
-			http.Error(w, "not ready: triggers not taking events: "+strings.Join(down, ", "), http.StatusServiceUnavailable)
+		if why := d.notReady(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("OK\n"))

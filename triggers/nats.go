@@ -66,7 +66,9 @@ func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) e
 	if err != nil {
 		return err
 	}
-	go s.confirm(ctx)
+	confirmCtx, stopConfirm := context.WithCancel(ctx)
+	defer stopConfirm()
+	go s.confirm(confirmCtx)
 	retries := &retryQueue{}
 	defer s.stop(sub, retries)
 	for {
