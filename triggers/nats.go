@@ -21,7 +21,8 @@ const (
 	natsPendingBytes = 64 << 20
 )
 
-// natsConfirmTimeout bounds one wait for the server to confirm a subscription.
+// natsConfirmTimeout bounds one wait for the server to confirm a
+// subscription, and is the pause before the next.
 const natsConfirmTimeout = 5 * time.Second
 
 // NATSSource delivers the events published on one core NATS subject.
@@ -38,6 +39,8 @@ type NATSSource struct {
 	trigger config.Trigger
 	logger  *slog.Logger
 	started started
+	// confirmTimeout is natsConfirmTimeout, shorter in tests.
+	confirmTimeout time.Duration
 }
 
 // NewNATSSource returns a source for t, which must have NATS settings.
@@ -45,7 +48,8 @@ func NewNATSSource(nc *nats.Conn, t config.Trigger, logger *slog.Logger) *NATSSo
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &NATSSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name), started: newStarted()}
+	return &NATSSource{nc: nc, trigger: t, logger: logger.With("trigger", t.Name), started: newStarted(),
+		confirmTimeout: natsConfirmTimeout}
 }
 
 // Name is the trigger's name.
@@ -134,7 +138,7 @@ func (s *NATSSource) subscribe() (*nats.Subscription, error) {
 // reconnect re-sends the subscription, so confirm keeps trying until ctx ends.
 func (s *NATSSource) confirm(ctx context.Context) {
 	for ctx.Err() == nil {
-		flushCtx, cancel := context.WithTimeout(ctx, natsConfirmTimeout)
+		flushCtx, cancel := context.WithTimeout(ctx, s.confirmTimeout)
 		err := s.nc.FlushWithContext(flushCtx)
 		cancel()
 		switch {
@@ -147,7 +151,7 @@ func (s *NATSSource) confirm(ctx context.Context) {
 		s.logger.Warn("NATS server has not confirmed the subscription yet; retrying", "subject", s.trigger.NATS.Subject, "err", err)
 		select {
 		case <-ctx.Done():
-		case <-time.After(natsConfirmTimeout):
+		case <-time.After(s.confirmTimeout):
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +58,40 @@ func receiveWithin[T any](t *testing.T, ch <-chan T, what string) T {
 		var zero T
 		return zero
 	}
+}
+
+// A source started while the server is away is not started until the server
+// is back and has the subscription (the client re-sends it on reconnect); it
+// says so in the log meanwhile, and then takes events published elsewhere.
+func TestNATSSourceStartsOnceTheServerIsBack(t *testing.T) {
+	storeDir := t.TempDir()
+	srv := runServerAt(t, -1, storeDir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	nc := connect(t, srv, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	require.Eventually(t, func() bool { return !nc.IsConnected() }, waitFor, 10*time.Millisecond)
+
+	logger, logs := captureLogger(t)
+	src := NewNATSSource(nc, deployTrigger(""), logger)
+	src.confirmTimeout = 100 * time.Millisecond
+	deliveries := make(chan Delivery, 1)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(t.Context(), func(_ context.Context, d Delivery) { deliveries <- d }, nil) }()
+	require.Eventually(t, func() bool { return strings.Contains(logs(), "has not confirmed the subscription yet") },
+		waitFor, 10*time.Millisecond, "no word of the unconfirmed subscription")
+	select {
+	case <-src.Started():
+		require.FailNow(t, "started while the server is away")
+	default:
+	}
+
+	srv = runServerAt(t, port, storeDir)
+	receiveWithin(t, src.Started(), "the source to start once the server is back")
+	require.True(t, srv.GlobalAccount().SubscriptionInterest("deploy.payments"))
+	publishEvent(t, connect(t, srv), "deploy.payments", "after")
+	require.Equal(t, "after", receiveWithin(t, deliveries, "the event published once started").Event.ID())
+	require.Empty(t, done, "Run must not return on a reconnect")
 }
 
 func deployTrigger(queue string) config.Trigger {
