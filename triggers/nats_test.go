@@ -29,6 +29,16 @@ func runSource(t *testing.T, ctx context.Context, src *NATSSource, handle Handle
 	return done
 }
 
+// requireNotStarted fails the test if src has started.
+func requireNotStarted(t *testing.T, src *NATSSource, msg string) {
+	t.Helper()
+	select {
+	case <-src.Started():
+		require.FailNow(t, msg)
+	default:
+	}
+}
+
 // Started means the server has the subscription, so an event published on
 // another connection right then reaches the source; core NATS would drop it
 // otherwise.
@@ -36,11 +46,7 @@ func TestNATSSourceStartedMeansTheServerHasTheSubscription(t *testing.T) {
 	srv := runServer(t)
 	src := NewNATSSource(connect(t, srv), deployTrigger(""), testLogger(t))
 	deliveries := make(chan Delivery, 1)
-	select {
-	case <-src.Started():
-		require.FailNow(t, "started before Run")
-	default:
-	}
+	requireNotStarted(t, src, "started before Run")
 	runSource(t, t.Context(), src, func(_ context.Context, d Delivery) { deliveries <- d }, nil)
 
 	require.True(t, srv.GlobalAccount().SubscriptionInterest("deploy.payments"))
@@ -80,11 +86,7 @@ func TestNATSSourceStartsOnceTheServerIsBack(t *testing.T) {
 	go func() { done <- src.Run(t.Context(), func(_ context.Context, d Delivery) { deliveries <- d }, nil) }()
 	require.Eventually(t, func() bool { return strings.Contains(logs(), "has not confirmed the subscription yet") },
 		waitFor, 10*time.Millisecond, "no word of the unconfirmed subscription")
-	select {
-	case <-src.Started():
-		require.FailNow(t, "started while the server is away")
-	default:
-	}
+	requireNotStarted(t, src, "started while the server is away")
 
 	srv = runServerAt(t, port, storeDir)
 	receiveWithin(t, src.Started(), "the source to start once the server is back")
