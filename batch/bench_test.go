@@ -29,9 +29,8 @@ func BenchmarkSignalFiveWorkflows(b *testing.B) {
 		l := newLauncher(t, c, rec, 0)
 		for i := 0; b.Loop(); i++ {
 			jobID := fmt.Sprintf("%s-job-%d", prefix, i)
-			d := <-l.Submit(batch.Request{Job: signalJob(jobID, ns, query), Engine: batch.EngineServer})
-			if d.Outcome != batch.OutcomeLaunched {
-				b.Fatalf("launch: %s %v", d.Outcome, d.Err)
+			if outcome, err := l.Launch(context.Background(), signalJob(jobID, ns, query), batch.EngineServer); outcome != batch.OutcomeLaunched {
+				b.Fatalf("launch: %s %v", outcome, err)
 			}
 			for {
 				if p, ok := rec.finishedJob(jobID); ok {
@@ -53,7 +52,7 @@ func BenchmarkSignalFiveWorkflows(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			jobID := fmt.Sprintf("%s-client-%d", prefix, i)
 			spec := engine.Spec{JobID: jobID, Namespace: ns, Query: query, Reason: "bench",
-				Operation: engine.Operation{Kind: "signal", SignalName: "poke"}, Concurrency: 8, RPS: 200}
+				Operation: batch.Signal("poke", nil), Concurrency: 8, RPS: 200}
 			if err := engine.Start(context.Background(), sdk, spec); err != nil {
 				b.Fatal(err)
 			}

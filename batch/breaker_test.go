@@ -69,9 +69,10 @@ func TestCircuitBreaker(t *testing.T) {
 			l := batch.NewLauncher(ctx, api, rec, batch.LauncherOptions{
 				PollInterval: 5 * time.Millisecond, MaxFailureRatio: 0.5, MinOpsForRatio: 10,
 			})
-			job := batch.Job{ID: "j", Namespace: "ns", Query: "WorkflowType = 'x'", Reason: "r", Op: batch.Terminate{}}
-			d := <-l.Submit(batch.Request{Job: job, Engine: batch.EngineServer})
-			require.Equal(t, batch.OutcomeLaunched, d.Outcome)
+			job := batch.Job{ID: "j", Namespace: "ns", Query: "WorkflowType = 'x'", Reason: "r", Op: batch.Terminate()}
+			outcome, err := l.Launch(context.Background(), job, batch.EngineServer)
+			require.NoError(t, err)
+			require.Equal(t, batch.OutcomeLaunched, outcome)
 			require.Eventually(t, func() bool { _, ok := rec.finishedJob("j"); return ok }, 5*time.Second, time.Millisecond)
 			p, _ := rec.finishedJob("j")
 			require.Equal(t, tt.wantState, p.State)

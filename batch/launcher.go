@@ -19,42 +19,22 @@ type API interface {
 	Stop(ctx context.Context, namespace, jobID, reason string) error
 }
 
-// Observer hears about every step of every job, for metrics and logs.
+// Observer hears about the queues and every job's progress, for metrics and
+// logs. Launch decisions come back to the caller only, as Launch's result.
 type Observer interface {
 	QueueDepth(namespace string, depth int)
-	Decided(d Decision)
 	Progressed(job Job, p Progress)
 	Finished(job Job, p Progress)
 }
 
-// Outcomes of a launch decision.
+// Outcomes of a launch that did not fail.
 const (
-	OutcomeLaunched  = "launched"
+	// OutcomeLaunched: the engine accepted the job.
+	OutcomeLaunched = "launched"
+	// OutcomeDuplicate: a job with this id exists already; it is followed as
+	// if just launched (a redelivered event finds its job).
 	OutcomeDuplicate = "duplicate"
-	OutcomeDryRun    = "dry_run"
-	OutcomeBlocked   = "blocked"
-	OutcomeError     = "error"
 )
-
-// Engines a request can ask for.
-const (
-	EngineServer = "server"
-	EngineClient = "client"
-	EngineAuto   = "auto"
-)
-
-// Request is a job plus the guards that need a server to check.
-type Request struct {
-	Job Job
-	// MaxWorkflows refuses the launch when the query counts more; 0 means no limit.
-	MaxWorkflows int64
-	// DryRun counts but does not launch.
-	DryRun bool
-	// Engine is server, client or auto (the default): auto runs operations
-	// the server lacks and jobs of at most AutoClientMax workflows on the
-	// client engine, which needs no namespace slot, and the rest on the server.
-	Engine string
-}
 
 // ClientEngine runs batch jobs as batchwire's own workflow instead of the
 // server batcher. Its jobs report progress in the same shape.
@@ -62,23 +42,6 @@ type ClientEngine interface {
 	Start(ctx context.Context, job Job) error
 	Describe(ctx context.Context, job Job) (Progress, error)
 	Stop(ctx context.Context, job Job, reason string) error
-}
-
-// Decision is what the launcher did with a request; it is final and durable
-// (for a launch, the server has accepted the job id).
-type Decision struct {
-	Job     Job
-	Outcome string
-	// Engine is the path the job took: server or client.
-	Engine string
-	// Counted says whether the preflight count ran (Count is meaningful).
-	Counted bool
-	// Guard names the guard that blocked the launch.
-	Guard string
-	// Count is the preflight count; visibility is eventually consistent, so it
-	// is approximate and may miss workflows started a moment ago.
-	Count int64
-	Err   error
 }
 
 // LauncherOptions tune polling and retries.
@@ -95,8 +58,6 @@ type LauncherOptions struct {
 	MinOpsForRatio  int64
 	// Client runs client-engine jobs; nil means only the server batcher is available.
 	Client ClientEngine
-	// AutoClientMax is the largest count engine auto sends to the client engine.
-	AutoClientMax int64
 	// RetryBudget bounds how long one call is retried on transient errors
 	// before the decision fails with ErrUnavailable; 0 retries until shutdown.
 	RetryBudget time.Duration
@@ -117,9 +78,16 @@ type Launcher struct {
 	wg     sync.WaitGroup
 }
 
+// queued is a server job waiting for its namespace's slot; done receives
+// the launch's outcome once.
 type queued struct {
-	req  Request
-	done chan Decision
+	job  Job
+	done chan launched
+}
+
+type launched struct {
+	outcome string
+	err     error
 }
 
 type queue struct {
@@ -144,25 +112,32 @@ func NewLauncher(ctx context.Context, api API, obs Observer, opts LauncherOption
 	return &Launcher{api: api, obs: obs, opts: opts, ctx: ctx, queues: map[string]*queue{}}
 }
 
-// Submit takes a request. Server jobs wait in their namespace's queue; client
-// and auto requests are counted at once and only wait in the queue when auto
-// picks the server. The returned channel receives the decision once.
-func (l *Launcher) Submit(req Request) <-chan Decision {
-	done := make(chan Decision, 1)
-	if req.Engine == EngineServer {
-		l.enqueue(queued{req: req, done: done})
-		return done
+// Launch starts job on engine (server or client, as batch.ChooseEngine
+// picked) and returns once the engine has accepted it (OutcomeLaunched), found
+// it already started (OutcomeDuplicate), or failed. A server job first waits
+// in its namespace's queue for the slot. A started job is then followed to its
+// end in the background and reported to the Observer.
+func (l *Launcher) Launch(ctx context.Context, job Job, engine string) (string, error) {
+	if engine == EngineClient {
+		return l.launchClient(ctx, job)
 	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		l.runClientOrRoute(queued{req: req, done: done})
-	}()
-	return done
+	item := queued{job: job, done: make(chan launched, 1)}
+	l.enqueue(item)
+	select {
+	case res := <-item.done:
+		return res.outcome, res.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for the batch slot of namespace %q: %w", job.Namespace, ErrShutdown)
+	}
+}
+
+// Count runs the preflight count, retrying while Temporal is unavailable.
+func (l *Launcher) Count(ctx context.Context, namespace, query string) (int64, error) {
+	return retry(ctx, l, "count", func() (int64, error) { return l.api.Count(ctx, namespace, query) })
 }
 
 func (l *Launcher) enqueue(item queued) {
-	ns := item.req.Job.Namespace
+	ns := item.job.Namespace
 	l.mu.Lock()
 	q := l.queues[ns]
 	if q == nil {
@@ -304,15 +279,15 @@ func keepCounts(last, p Progress) Progress {
 }
 
 // retry repeats call while its error is transient (Temporal unavailable, slot
-// busy), with exponential backoff, until the launcher's context ends.
-func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
+// busy), with exponential backoff, until ctx ends or the retry budget is spent.
+func retry[T any](ctx context.Context, l *Launcher, what string, call func() (T, error)) (T, error) {
 	backoff := l.opts.MinBackoff
 	var giveUp time.Time
 	if l.opts.RetryBudget > 0 {
 		giveUp = time.Now().Add(l.opts.RetryBudget)
 	}
 	for {
-		if l.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			var zero T
 			return zero, fmt.Errorf("%s: %w", what, ErrShutdown)
 		}
@@ -325,7 +300,7 @@ func retry[T any](l *Launcher, what string, call func() (T, error)) (T, error) {
 		}
 		l.opts.Logger.Info("retrying", "call", what, "after", backoff, "err", err)
 		select {
-		case <-l.ctx.Done():
+		case <-ctx.Done():
 			return v, fmt.Errorf("%s: %w (last error: %w)", what, ErrShutdown, err)
 		case <-time.After(backoff):
 		}

@@ -61,10 +61,9 @@ func waitCount(t testing.TB, c client.Client, namespace, query string, n int) {
 
 // recorder is an Observer that keeps everything it hears.
 type recorder struct {
-	mu        sync.Mutex
-	decisions []batch.Decision
-	finished  map[string]batch.Progress
-	maxDepth  int
+	mu       sync.Mutex
+	finished map[string]batch.Progress
+	maxDepth int
 }
 
 func newRecorder() *recorder { return &recorder{finished: map[string]batch.Progress{}} }
@@ -73,12 +72,6 @@ func (r *recorder) QueueDepth(_ string, depth int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.maxDepth = max(r.maxDepth, depth)
-}
-
-func (r *recorder) Decided(d batch.Decision) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.decisions = append(r.decisions, d)
 }
 
 func (r *recorder) Progressed(batch.Job, batch.Progress) {}
@@ -113,7 +106,7 @@ func newLauncher(t testing.TB, c *batch.Client, obs batch.Observer, watchdog tim
 }
 
 func signalJob(id, namespace, query string) batch.Job {
-	return batch.Job{ID: id, Namespace: namespace, Query: query, Reason: "test", Op: batch.Signal{Name: "poke"}}
+	return batch.Job{ID: id, Namespace: namespace, Query: query, Reason: "test", Op: batch.Signal("poke", nil)}
 }
 
 // A burst of jobs for one namespace runs one after the other: none fails with
@@ -126,15 +119,21 @@ func TestLauncherQueuesJobsPerNamespace(t *testing.T) {
 	l := newLauncher(t, c, rec, 0)
 	query := "WorkflowId STARTS_WITH 'queue' AND ExecutionStatus = 'Running'"
 
-	var decisions []<-chan batch.Decision
+	n, err := l.Count(context.Background(), ns, query)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	outcomes := make([]string, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
 	for i := range 4 {
-		decisions = append(decisions, l.Submit(batch.Request{Job: signalJob(fmt.Sprintf("queue-job-%d", i), ns, query)}))
+		wg.Go(func() {
+			outcomes[i], errs[i] = l.Launch(context.Background(), signalJob(fmt.Sprintf("queue-job-%d", i), ns, query), batch.EngineServer)
+		})
 	}
-	for i, ch := range decisions {
-		d := <-ch
-		require.NoError(t, d.Err, "job %d", i)
-		require.Equal(t, batch.OutcomeLaunched, d.Outcome, "job %d", i)
-		require.EqualValues(t, 3, d.Count)
+	wg.Wait()
+	for i := range 4 {
+		require.NoError(t, errs[i], "job %d", i)
+		require.Equal(t, batch.OutcomeLaunched, outcomes[i], "job %d", i)
 	}
 	for i := range 4 {
 		require.Eventually(t, func() bool {
@@ -145,8 +144,9 @@ func TestLauncherQueuesJobsPerNamespace(t *testing.T) {
 	require.GreaterOrEqual(t, rec.maxDepth, 2, "later jobs waited in the queue")
 
 	// Relaunching a finished job id is a duplicate, not a second job.
-	d := <-l.Submit(batch.Request{Job: signalJob("queue-job-0", ns, query)})
-	require.Equal(t, batch.OutcomeDuplicate, d.Outcome)
+	outcome, err := l.Launch(context.Background(), signalJob("queue-job-0", ns, query), batch.EngineServer)
+	require.NoError(t, err)
+	require.Equal(t, batch.OutcomeDuplicate, outcome)
 }
 
 // A query whose trailing comment swallows the clause the batcher appends
@@ -159,8 +159,11 @@ func TestWatchdogStopsWedgedJob(t *testing.T) {
 	l := newLauncher(t, c, rec, 3*time.Second)
 
 	wedged := "WorkflowId STARTS_WITH 'wedge' -- a comment ends the query"
-	d := <-l.Submit(batch.Request{Job: signalJob("wedged-job", ns, wedged)})
-	require.Equal(t, batch.OutcomeLaunched, d.Outcome, "the preflight count accepts the query: %v", d.Err)
+	_, err := l.Count(context.Background(), ns, wedged)
+	require.NoError(t, err, "the preflight count accepts the query")
+	outcome, err := l.Launch(context.Background(), signalJob("wedged-job", ns, wedged), batch.EngineServer)
+	require.NoError(t, err)
+	require.Equal(t, batch.OutcomeLaunched, outcome)
 	require.Eventually(t, func() bool {
 		p, ok := rec.finishedJob("wedged-job")
 		return ok && p.State == batch.StateStopped
@@ -168,51 +171,39 @@ func TestWatchdogStopsWedgedJob(t *testing.T) {
 
 	// The namespace's slot is free again: a good job runs to completion.
 	good := "WorkflowId STARTS_WITH 'wedge' AND ExecutionStatus = 'Running'"
-	d = <-l.Submit(batch.Request{Job: signalJob("after-wedge", ns, good)})
-	require.Equal(t, batch.OutcomeLaunched, d.Outcome, "%v", d.Err)
+	outcome, err = l.Launch(context.Background(), signalJob("after-wedge", ns, good), batch.EngineServer)
+	require.NoError(t, err)
+	require.Equal(t, batch.OutcomeLaunched, outcome)
 	require.Eventually(t, func() bool {
 		p, ok := rec.finishedJob("after-wedge")
 		return ok && p.State == batch.StateCompleted && p.Completed == 2
 	}, 60*time.Second, 100*time.Millisecond)
 }
 
-func TestLauncherGuardsAndPreflight(t *testing.T) {
+// What the server would refuse with an opaque error is refused before any
+// job exists: a query it cannot run fails the count, an invalid operation
+// fails the launch.
+func TestLauncherRefusesBeforeLaunching(t *testing.T) {
 	const ns = "launch-guards"
 	startWaiting(t, testenv.Dial(t, temporalHostPort, ns), ns, "guard", 3)
 	c := dialBatch(t, ns)
 	l := newLauncher(t, c, newRecorder(), 0)
 	query := "WorkflowId STARTS_WITH 'guard' AND ExecutionStatus = 'Running'"
 
-	tests := []struct {
-		name    string
-		req     batch.Request
-		outcome string
-		guard   string
-		errText string
-	}{
-		{"over max_workflows", batch.Request{Job: signalJob("g-max", ns, query), MaxWorkflows: 2},
-			batch.OutcomeBlocked, "max_workflows", "selects 3 workflows, more than max_workflows 2"},
-		{"dry run", batch.Request{Job: signalJob("g-dry", ns, query), DryRun: true}, batch.OutcomeDryRun, "", ""},
-		{"query the server rejects", batch.Request{Job: signalJob("g-bad", ns, "NoSuchAttribute = 'x'")},
-			batch.OutcomeError, "", "preflight"},
-		{"missing signal name", batch.Request{Job: batch.Job{ID: "g-nosig", Namespace: ns, Query: query, Reason: "r", Op: batch.Signal{}}},
-			batch.OutcomeError, "", "signal name is required"},
-		{"within max_workflows", batch.Request{Job: signalJob("g-ok", ns, query), MaxWorkflows: 3}, batch.OutcomeLaunched, "", ""},
+	_, err := l.Count(context.Background(), ns, "NoSuchAttribute = 'x'")
+	require.ErrorContains(t, err, "count workflows")
+
+	noName := batch.Job{ID: "g-nosig", Namespace: ns, Query: query, Reason: "r", Op: batch.Signal("", nil)}
+	for _, engine := range []string{batch.EngineServer, batch.EngineClient} {
+		_, err = l.Launch(context.Background(), noName, engine)
+		require.ErrorContains(t, err, "signal.name: required", engine)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := <-l.Submit(tt.req)
-			require.Equal(t, tt.outcome, d.Outcome, "err: %v", d.Err)
-			require.Equal(t, tt.guard, d.Guard)
-			if tt.errText != "" {
-				require.ErrorContains(t, d.Err, tt.errText)
-			}
-			if tt.outcome != batch.OutcomeLaunched {
-				_, err := c.Describe(context.Background(), ns, tt.req.Job.ID)
-				require.ErrorIs(t, err, batch.ErrNotFound, "nothing was launched")
-			}
-		})
-	}
+	_, err = c.Describe(context.Background(), ns, noName.ID)
+	require.ErrorIs(t, err, batch.ErrNotFound, "nothing was launched")
+
+	outcome, err := l.Launch(context.Background(), signalJob("g-ok", ns, query), batch.EngineServer)
+	require.NoError(t, err)
+	require.Equal(t, batch.OutcomeLaunched, outcome)
 }
 
 // With an API key the SDK turns TLS on by itself; TLS.Disabled keeps the

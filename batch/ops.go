@@ -30,51 +30,6 @@ var (
 	ErrShutdown = errors.New("launcher shutting down")
 )
 
-// Operation is what a batch job does to each workflow it selects.
-type Operation interface {
-	// Kind is the operation's name: signal, terminate, cancel, delete, reset.
-	Kind() string
-	validate() error
-}
-
-// Signal sends a named signal with an optional JSON payload.
-type Signal struct {
-	Name  string
-	Input []byte // JSON; nil means no payload
-}
-
-// Terminate terminates each workflow.
-type Terminate struct{}
-
-// Cancel requests cancellation of each workflow.
-type Cancel struct{}
-
-// Delete deletes each workflow and its history.
-type Delete struct{}
-
-// Kind implements Operation.
-func (Signal) Kind() string { return "signal" }
-
-// Kind implements Operation.
-func (Terminate) Kind() string { return "terminate" }
-
-// Kind implements Operation.
-func (Cancel) Kind() string { return "cancel" }
-
-// Kind implements Operation.
-func (Delete) Kind() string { return "delete" }
-
-func (s Signal) validate() error {
-	if strings.TrimSpace(s.Name) == "" {
-		return errors.New("signal name is required")
-	}
-	return nil
-}
-
-func (Terminate) validate() error { return nil }
-func (Cancel) validate() error    { return nil }
-func (Delete) validate() error    { return nil }
-
 // Job is one batch operation to launch.
 type Job struct {
 	ID string
@@ -99,10 +54,8 @@ func (j Job) Validate() error {
 		return errors.New("query is required")
 	case strings.TrimSpace(j.Reason) == "":
 		return errors.New("reason is required")
-	case j.Op == nil:
-		return errors.New("operation is required")
 	}
-	return j.Op.validate()
+	return j.Op.Validate()
 }
 
 // Progress is a batch job's state as last described.
@@ -158,8 +111,8 @@ func (c *Client) Start(ctx context.Context, job Job) error {
 	if err := job.Validate(); err != nil {
 		return fmt.Errorf("batch job %q: %w", job.ID, err)
 	}
-	if !ServerSupports(job.Op) {
-		return fmt.Errorf("batch job %q: the server batcher cannot run %+v; use the client engine", job.ID, job.Op)
+	if needs := job.Op.ClientOnly(); len(needs) > 0 {
+		return fmt.Errorf("batch job %q: the server batcher cannot run %s; use the client engine", job.ID, strings.Join(needs, ", "))
 	}
 	req := &workflowservice.StartBatchOperationRequest{
 		Namespace:              job.Namespace,
@@ -174,24 +127,25 @@ func (c *Client) Start(ctx context.Context, job Job) error {
 }
 
 func (c *Client) setOperation(req *workflowservice.StartBatchOperationRequest, op Operation) {
-	switch o := op.(type) {
-	case Signal:
-		sig := &batchpb.BatchOperationSignal{Signal: o.Name, Identity: c.identity}
-		if o.Input != nil {
-			sig.Input = &commonpb.Payloads{Payloads: []*commonpb.Payload{JSONPayload(o.Input)}}
+	switch op.Kind {
+	case KindSignal:
+		sig := &batchpb.BatchOperationSignal{Signal: op.Signal.Name, Identity: c.identity}
+		if len(op.Signal.Input) > 0 {
+			sig.Input = &commonpb.Payloads{Payloads: []*commonpb.Payload{JSONPayload(op.Signal.Input)}}
 		}
 		req.Operation = &workflowservice.StartBatchOperationRequest_SignalOperation{SignalOperation: sig}
-	case Terminate:
+	case KindTerminate:
 		req.Operation = &workflowservice.StartBatchOperationRequest_TerminationOperation{
 			TerminationOperation: &batchpb.BatchOperationTermination{Identity: c.identity}}
-	case Cancel:
+	case KindCancel:
 		req.Operation = &workflowservice.StartBatchOperationRequest_CancellationOperation{
 			CancellationOperation: &batchpb.BatchOperationCancellation{Identity: c.identity}}
-	case Delete:
+	case KindDelete:
 		req.Operation = &workflowservice.StartBatchOperationRequest_DeletionOperation{
 			DeletionOperation: &batchpb.BatchOperationDeletion{Identity: c.identity}}
-	case Reset:
-		c.setReset(req, o)
+	case KindReset:
+		req.Operation = &workflowservice.StartBatchOperationRequest_ResetOperation{
+			ResetOperation: &batchpb.BatchOperationReset{Identity: c.identity, Options: serverResetOptions(op.Reset)}}
 	}
 }
 

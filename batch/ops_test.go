@@ -63,8 +63,9 @@ func statusOf(t *testing.T, c client.Client, id string) enumspb.WorkflowExecutio
 // runServerJob launches a job on the server batcher and waits for its end.
 func runServerJob(t *testing.T, l *batch.Launcher, rec *recorder, job batch.Job) batch.Progress {
 	t.Helper()
-	d := <-l.Submit(batch.Request{Job: job, Engine: batch.EngineServer})
-	require.Equal(t, batch.OutcomeLaunched, d.Outcome, "%v", d.Err)
+	outcome, err := l.Launch(context.Background(), job, batch.EngineServer)
+	require.NoError(t, err)
+	require.Equal(t, batch.OutcomeLaunched, outcome)
 	var p batch.Progress
 	require.Eventually(t, func() bool {
 		var ok bool
@@ -89,7 +90,7 @@ func TestServerTerminateCancelDelete(t *testing.T) {
 	for _, tt := range []struct {
 		prefix string
 		op     batch.Operation
-	}{{"term", batch.Terminate{}}, {"cancel", batch.Cancel{}}, {"delete", batch.Delete{}}} {
+	}{{"term", batch.Terminate()}, {"cancel", batch.Cancel()}, {"delete", batch.Delete()}} {
 		query := fmt.Sprintf("WorkflowId STARTS_WITH '%s-' AND ExecutionStatus = 'Running'", tt.prefix)
 		p := runServerJob(t, l, rec, batch.Job{ID: "ops-" + tt.prefix, Namespace: ns, Query: query, Reason: "test", Op: tt.op})
 		require.Equal(t, batch.StateCompleted, p.State)
@@ -134,7 +135,7 @@ func TestServerResetByBuildID(t *testing.T) {
 	l := newLauncher(t, dialBatch(t, ns), rec, 0)
 	runServerJob(t, l, rec, batch.Job{ID: "reset-build-bad", Namespace: ns, Reason: "bad build",
 		Query: "WorkflowId STARTS_WITH 'build-' AND ExecutionStatus = 'Running'",
-		Op:    batch.Reset{Type: batch.ResetBuildID, BuildID: "build-bad"}})
+		Op:    batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "build-bad"})})
 
 	require.Eventually(t, func() bool { return currentRun(t, sdk, "build-a") != before["build-a"] }, 30*time.Second, 50*time.Millisecond,
 		"build-a, processed by the bad build, was not reset")

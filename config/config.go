@@ -21,6 +21,12 @@ const (
 	DefaultListen          = "127.0.0.1:9464"
 	DefaultDataDir         = "batchwire-data"
 	DefaultPollInterval    = 500 * time.Millisecond
+	// DefaultAutoClientMax, DefaultClientConcurrency and DefaultClientRPS are
+	// the launch defaults the daemon, the CLI and the client engine share
+	// (batch re-exports them).
+	DefaultAutoClientMax     = 100
+	DefaultClientConcurrency = 8
+	DefaultClientRPS         = 50
 )
 
 // Config is the whole daemon configuration. A Config returned by Load or

@@ -53,16 +53,16 @@ func (l *Launch) applyDefaults() {
 		l.RetryBudget = Duration(15 * time.Second)
 	}
 	if l.AutoClientMax == 0 {
-		l.AutoClientMax = 100
+		l.AutoClientMax = DefaultAutoClientMax
 	}
 	if l.ClientConcurrency == 0 {
-		l.ClientConcurrency = 8
+		l.ClientConcurrency = DefaultClientConcurrency
 	}
 	if l.MinOpsForRatio == 0 {
 		l.MinOpsForRatio = 10
 	}
 	if l.ClientRPS == 0 {
-		l.ClientRPS = 50
+		l.ClientRPS = DefaultClientRPS
 	}
 }
 

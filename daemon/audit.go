@@ -12,18 +12,20 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/config"
 )
 
-// Audit results: what was decided for one rule and one event, or how a job ended.
+// Audit record results: what was decided for one rule and one event (the
+// admission pipeline's results), or how a job ended.
 const (
-	ResultNotMatched = "not_matched"
-	ResultError      = "error"
-	ResultBlocked    = "blocked"
-	ResultDelayed    = "delayed"
-	ResultLaunched   = "launched"
-	ResultDuplicate  = "duplicate"
-	ResultDryRun     = "dry_run"
+	ResultNotMatched = admit.NotMatched
+	ResultError      = admit.Error
+	ResultBlocked    = admit.Blocked
+	ResultDelayed    = admit.Delayed
+	ResultLaunched   = admit.Launched
+	ResultDuplicate  = admit.Duplicate
+	ResultDryRun     = admit.DryRun
 	ResultJobEnded   = "job_ended"
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/rules"
@@ -53,7 +54,6 @@ type Daemon struct {
 	reg     *prometheus.Registry
 	metrics *metrics
 	live    atomic.Pointer[liveState]
-	guards  *rules.GuardState
 	audit   *auditor
 	now     func() time.Time
 	reload  sync.Mutex
@@ -70,7 +70,11 @@ type Daemon struct {
 	httpAddr    atomic.Value // string
 	natsURL     atomic.Value // string
 	launcher    *batch.Launcher
-	inflight    sync.WaitGroup
+	pipeline    *admit.Pipeline
+	// launchCtx outlives intake: in-flight decisions finish after intake
+	// stops, until the shutdown grace is over.
+	launchCtx context.Context
+	inflight  sync.WaitGroup
 }
 
 // New compiles the rules and prepares the daemon; it does no I/O.
@@ -78,7 +82,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Config == nil {
 		return nil, errors.New("daemon: a configuration is required")
 	}
-	set, err := compileAndLint(opts.Config)
+	set, ops, err := compileAndLint(opts.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +101,13 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: opts.Config, opts: opts, log: opts.Logger, reg: opts.Registry, now: opts.Now,
 		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
-		guards:  rules.NewGuardState(),
 
 		triggerLive: map[string]*atomic.Bool{},
 	}
 	for _, t := range opts.Config.Triggers {
 		d.triggerLive[t.Name] = new(atomic.Bool)
 	}
-	d.live.Store(&liveState{cfg: opts.Config, rules: set})
+	d.live.Store(&liveState{cfg: opts.Config, rules: set, ops: ops})
 	if d.httpSources, err = buildHTTPSources(opts.Config.Triggers, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -112,22 +115,29 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// compileAndLint compiles the rules and refuses any whose query template
-// fails the scope lint (the same errors `batchwire check` reports).
-func compileAndLint(cfg *config.Config) (*rules.Set, error) {
+// compileAndLint compiles the rules and their operations and refuses any
+// whose query template fails the scope lint (the same errors `batchwire
+// check` reports).
+func compileAndLint(cfg *config.Config) (*rules.Set, map[string]batch.Operation, error) {
 	set, err := rules.Compile(cfg.Rules)
 	if err != nil {
-		return nil, fmt.Errorf("compile rules: %w", err)
+		return nil, nil, fmt.Errorf("compile rules: %w", err)
 	}
 	var errs []error
+	ops := map[string]batch.Operation{}
 	for _, r := range set.Rules() {
 		_, lintErrs := rules.LintRule(r)
 		errs = append(errs, lintErrs...)
+		op, err := batch.RuleOperation(&r.Config)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %q (line %d): %w", r.Name, r.Config.Line, err))
+		}
+		ops[r.Name] = op
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("lint rules: %w", err)
+		return nil, nil, fmt.Errorf("lint rules: %w", err)
 	}
-	return set, nil
+	return set, ops, nil
 }
 
 // HTTPAddr is the address the HTTP server listens on, once Run has bound it.
@@ -190,6 +200,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopLaunches()
 	d.audit = newAuditor(ctx, d.cfg.Audit, nc, d.log, d.metrics.auditFailures.Inc)
 	d.launcher = batch.NewLauncher(launchCtx, temporal, d, d.launcherOptions(engine))
+	d.launchCtx = launchCtx
+	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher, AutoClientMax: d.cfg.Launch.AutoClientMax})
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	sources := d.startTriggers(intakeCtx, nc)
@@ -231,7 +243,6 @@ func (d *Daemon) launcherOptions(engine batch.ClientEngine) batch.LauncherOption
 		MaxFailureRatio: d.cfg.Launch.MaxFailureRatio,
 		MinOpsForRatio:  d.cfg.Launch.MinOpsForRatio,
 		Client:          engine,
-		AutoClientMax:   d.cfg.Launch.AutoClientMax,
 		// Past this, the event goes back to its source with a backoff
 		// instead of holding its delivery open while Temporal is away.
 		RetryBudget: d.cfg.Launch.RetryBudget.Std(),

@@ -34,10 +34,7 @@ type engineAdapter struct {
 }
 
 func (e engineAdapter) Start(ctx context.Context, job batch.Job) error {
-	spec, err := engine.SpecFrom(job)
-	if err != nil {
-		return err
-	}
+	spec := engine.SpecFrom(job)
 	spec.Concurrency, spec.RPS = e.concurrency, e.rps
 	return engine.Start(ctx, e.c, spec)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/batch"
 )
 
@@ -101,6 +102,35 @@ func (m *metrics) configLoaded(hash string) {
 	}
 }
 
+// decided counts one admission decision.
+func (m *metrics) decided(dec admit.Decision) {
+	rule := dec.Rule.Name
+	matchFailed := dec.Result == admit.Error && dec.Stage == admit.StageMatch
+	switch {
+	case matchFailed:
+		m.ruleEvaluations.WithLabelValues(rule, "error").Inc()
+	case !dec.Matched:
+		m.ruleEvaluations.WithLabelValues(rule, "not_matched").Inc()
+	default:
+		m.ruleEvaluations.WithLabelValues(rule, "matched").Inc()
+	}
+	if dec.Matched && dec.Result == admit.Error && (dec.Stage == admit.StageMatch || dec.Stage == admit.StageLint) {
+		m.renderErrors.WithLabelValues(rule).Inc()
+	}
+	if !dec.Matched || matchFailed {
+		return
+	}
+	m.decisions.WithLabelValues(rule, dec.Result).Inc()
+	switch dec.Result {
+	case admit.Blocked, admit.Delayed:
+		m.guardBlocked.WithLabelValues(rule, dec.Guard).Inc()
+	case admit.Launched:
+		m.jobsStarted.WithLabelValues(rule, dec.Job.Op.Kind).Inc()
+	case admit.Duplicate:
+		m.duplicates.WithLabelValues(rule).Inc()
+	}
+}
+
 func (m *metrics) jobProgress(job batch.Job, p batch.Progress) {
 	m.jobOperations.WithLabelValues(job.Rule, job.ID, "total").Set(float64(p.Total))
 	m.jobOperations.WithLabelValues(job.Rule, job.ID, "completed").Set(float64(p.Completed))
@@ -116,7 +146,7 @@ func (m *metrics) jobProgress(job batch.Job, p batch.Progress) {
 
 func (m *metrics) jobFinished(job batch.Job, p batch.Progress) {
 	m.jobProgress(job, p)
-	op := job.Op.Kind()
+	op := job.Op.Kind
 	m.operationsDone.WithLabelValues(job.Rule, op, "completed").Add(float64(p.Completed))
 	m.operationsDone.WithLabelValues(job.Rule, op, "failed").Add(float64(p.Failed))
 	if !p.StartTime.IsZero() && !p.CloseTime.IsZero() {

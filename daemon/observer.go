@@ -15,20 +15,6 @@ func (d *Daemon) QueueDepth(namespace string, depth int) {
 	d.metrics.queueDepth.WithLabelValues(namespace).Set(float64(depth))
 }
 
-// Decided implements batch.Observer.
-func (d *Daemon) Decided(dec batch.Decision) {
-	job := dec.Job
-	d.metrics.decisions.WithLabelValues(job.Rule, dec.Outcome).Inc()
-	switch dec.Outcome {
-	case batch.OutcomeLaunched:
-		d.metrics.jobsStarted.WithLabelValues(job.Rule, job.Op.Kind()).Inc()
-	case batch.OutcomeDuplicate:
-		d.metrics.duplicates.WithLabelValues(job.Rule).Inc()
-	case batch.OutcomeBlocked:
-		d.metrics.guardBlocked.WithLabelValues(job.Rule, dec.Guard).Inc()
-	}
-}
-
 // Progressed implements batch.Observer.
 func (d *Daemon) Progressed(job batch.Job, p batch.Progress) {
 	d.metrics.jobProgress(job, p)
@@ -39,7 +25,7 @@ func (d *Daemon) Progressed(job batch.Job, p batch.Progress) {
 // Finished implements batch.Observer.
 func (d *Daemon) Finished(job batch.Job, p batch.Progress) {
 	d.metrics.jobFinished(job, p)
-	rec := Record{Rule: job.Rule, Result: ResultJobEnded, Namespace: job.Namespace, Operation: job.Op.Kind(),
+	rec := Record{Rule: job.Rule, Result: ResultJobEnded, Namespace: job.Namespace, Operation: job.Op.Kind,
 		Query: job.Query, JobID: job.ID, JobState: p.State, Completed: &p.Completed, Failed: &p.Failed}
 	switch p.StopReason {
 	case batch.StopWatchdog:

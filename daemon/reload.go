@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 
+	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/rules"
 )
@@ -15,6 +16,8 @@ import (
 type liveState struct {
 	cfg   *config.Config
 	rules *rules.Set
+	// ops holds each rule's compiled operation, by rule name.
+	ops map[string]batch.Operation
 }
 
 // Reload reads the configuration file again, builds the new state and swaps
@@ -42,14 +45,14 @@ func (d *Daemon) reloadLocked() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	set, err := compileAndLint(cfg)
+	set, ops, err := compileAndLint(cfg)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	if err := fixedFieldsUnchanged(d.cfg, cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	d.live.Store(&liveState{cfg: cfg, rules: set})
+	d.live.Store(&liveState{cfg: cfg, rules: set, ops: ops})
 	d.metrics.configLoaded(cfg.Hash)
 	d.log.Info("configuration reloaded", "rules", len(set.Rules()), "paused", cfg.Launch.Paused, "sha256", cfg.Hash[:12])
 	return nil

@@ -39,9 +39,9 @@ func apply(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec 
 	switch op.Kind {
 	case "signal":
 		req := &workflowservice.SignalWorkflowExecutionRequest{Namespace: spec.Namespace, WorkflowExecution: exec,
-			SignalName: op.SignalName, Identity: identity(spec.JobID), RequestId: requestID}
-		if len(op.SignalInput) > 0 {
-			req.Input = &commonpb.Payloads{Payloads: []*commonpb.Payload{batch.JSONPayload(op.SignalInput)}}
+			SignalName: op.Signal.Name, Identity: identity(spec.JobID), RequestId: requestID}
+		if len(op.Signal.Input) > 0 {
+			req.Input = &commonpb.Payloads{Payloads: []*commonpb.Payload{batch.JSONPayload(op.Signal.Input)}}
 		}
 		_, err = svc.SignalWorkflowExecution(ctx, req)
 	case "terminate":
@@ -66,17 +66,13 @@ func apply(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec 
 }
 
 func reset(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec Spec, t Target, requestID string) error {
-	excludes, err := spec.Operation.excludeTypes()
-	if err != nil {
-		return err
-	}
-	_, err = svc.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+	_, err := svc.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
 		Namespace:                 spec.Namespace,
 		WorkflowExecution:         executionOf(t.WorkflowID, t.ResetRunID),
 		Reason:                    spec.Reason,
 		WorkflowTaskFinishEventId: t.EventID,
 		RequestId:                 requestID,
-		ResetReapplyExcludeTypes:  excludes,
+		ResetReapplyExcludeTypes:  spec.Operation.Reset.ExcludeTypes(),
 		Identity:                  identity(spec.JobID),
 	})
 	return err

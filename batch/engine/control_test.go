@@ -51,7 +51,7 @@ func TestStopDescribeListAndDuplicates(t *testing.T) {
 	f := newFixture(t, "stop")
 	f.start(t, "stop", stepperName, 4, stepperIdle)
 	waitVisible(t, f.targets, f.query(), 4)
-	spec := f.spec("job-stop", Operation{Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"slow"`)})
+	spec := f.spec("job-stop", batch.Signal(pingSignal, []byte(`"slow"`)))
 	spec.RPS = 0.5 // one signal every two seconds: time to stop it mid-page
 
 	require.NoError(t, Start(context.Background(), f.home, spec))
@@ -105,7 +105,7 @@ func signalledCount(t require.TestingT, f fixture, n int) int {
 func TestContinueAsNewKeepsCounts(t *testing.T) {
 	f := newFixture(t, "can-job")
 	f.start(t, "can-job", stepperName, 2, stepperIdle)
-	spec := f.spec("job-can", Operation{Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"x"`)})
+	spec := f.spec("job-can", batch.Signal(pingSignal, []byte(`"x"`)))
 	spec.Query, spec.PageSize = "", 1
 	// pagesPerRun+1 one-id pages: the job continues as new once.
 	spec.IncludeIDs = append([]string{"can-job-1"}, ids("can-job-missing", pagesPerRun-1)...)
@@ -123,7 +123,7 @@ func TestContinueAsNewKeepsCounts(t *testing.T) {
 
 func TestInvalidQueryFailsTheJob(t *testing.T) {
 	f := newFixture(t, "bad-query")
-	spec := f.spec("job-bad-query", Operation{Kind: "terminate"})
+	spec := f.spec("job-bad-query", batch.Terminate())
 	spec.Query = "Tenant = "
 
 	r := runJob(t, f.home, spec)

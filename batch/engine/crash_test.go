@@ -131,10 +131,10 @@ func TestRepeatedCallsAreDeduplicated(t *testing.T) {
 	runs := f.start(t, "dedup", stepperName, 3, stepperIdle)
 	svc := f.targets.WorkflowService()
 	ctx := context.Background()
-	ops := map[string]Operation{
+	ops := map[string]batch.Operation{
 		"dedup-1": resetOp(batch.ResetLastWorkflowTask),
-		"dedup-2": {Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"once"`)},
-		"dedup-3": {Kind: "cancel"},
+		"dedup-2": batch.Signal(pingSignal, []byte(`"once"`)),
+		"dedup-3": batch.Cancel(),
 	}
 	for id, op := range ops {
 		spec := f.spec("job-dedup", op)

@@ -42,7 +42,7 @@ func (f fixture) query() string {
 	return fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", f.tenant)
 }
 
-func (f fixture) spec(jobID string, op Operation) Spec {
+func (f fixture) spec(jobID string, op batch.Operation) Spec {
 	return Spec{JobID: jobID, Namespace: targetNS, Query: f.query(), Reason: "engine test " + jobID, Operation: op}
 }
 
@@ -67,7 +67,7 @@ func TestSignalOnlyWhatTheQuerySelects(t *testing.T) {
 	misses := f.startAs(t, "sig-other", "sig-miss", stepperName, 2, 9)
 	waitVisible(t, f.targets, f.query(), 3)
 
-	op := Operation{Kind: "signal", SignalName: "flag_changed", SignalInput: []byte(`{"flag":"x","value":true}`)}
+	op := batch.Signal("flag_changed", []byte(`{"flag":"x","value":true}`))
 	r := runJob(t, f.home, f.spec("job-sig", op))
 
 	requireCounts(t, r, batch.StateCompleted, 3, 3, 0, 0)
@@ -89,7 +89,7 @@ func TestTerminateSkipsExcludedIDs(t *testing.T) {
 	runs := f.start(t, "term", stepperName, 4, 9)
 	waitVisible(t, f.targets, f.query(), 4)
 
-	spec := f.spec("job-term", Operation{Kind: "terminate"})
+	spec := f.spec("job-term", batch.Terminate())
 	spec.ExcludeIDs = []string{"term-2"}
 	r := runJob(t, f.home, spec)
 
@@ -111,7 +111,7 @@ func TestIncludeIDs(t *testing.T) {
 	f := newFixture(t, "incl")
 	f.start(t, "incl", stepperName, 3, 9)
 
-	spec := f.spec("job-incl", Operation{Kind: "signal", SignalName: pingSignal, SignalInput: []byte(`"hi"`)})
+	spec := f.spec("job-incl", batch.Signal(pingSignal, []byte(`"hi"`)))
 	spec.Query = ""
 	spec.IncludeIDs = []string{"incl-1", "incl-3", "incl-missing"}
 	r := runJob(t, f.home, spec)
@@ -154,7 +154,7 @@ func TestJobNeverSelectsEngineWorkflows(t *testing.T) {
 	}
 	query := "WorkflowId STARTS_WITH 'selfjob' AND ExecutionStatus = 'Running'"
 	waitVisible(t, home, query, 2)
-	spec := Spec{JobID: "selfjob-terminate", Namespace: homeNS, Query: query, Reason: "self", Operation: Operation{Kind: "terminate"}}
+	spec := Spec{JobID: "selfjob-terminate", Namespace: homeNS, Query: query, Reason: "self", Operation: batch.Terminate()}
 	r := runJob(t, f.home, spec)
 	requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
 	for id := range runs {

@@ -32,13 +32,13 @@ func plan(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec S
 	if spec.Operation.Kind != "reset" {
 		return target, nil
 	}
-	op := spec.Operation
+	op := *spec.Operation.Reset
 	history, err := readHistory(ctx, svc, spec.Namespace, exec.WorkflowID, exec.RunID)
 	if err != nil {
 		return target, err
 	}
 	target.ResetRunID = exec.RunID
-	if op.ResetType == batch.ResetLastContinuedAsNew {
+	if op.Type == batch.ResetLastContinuedAsNew {
 		if op.OnlyNonDeterministic && !LastTaskNonDeterministic(history) {
 			target.Skipped, target.Reason = true, "last workflow task did not fail with a non-determinism error"
 			return target, nil
@@ -52,6 +52,8 @@ func plan(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec S
 		if history, err = readHistory(ctx, svc, spec.Namespace, exec.WorkflowID, target.ResetRunID); err != nil {
 			return target, fmt.Errorf("previous run %s: %w", target.ResetRunID, err)
 		}
+		// Checked on the current run above; the bad binary filter applies to
+		// the run that is reset.
 		op.OnlyNonDeterministic = false
 	}
 	eventID, ok, reason := ResetPoint(history, op)

@@ -134,8 +134,7 @@ func TestResetOnlyNonDeterministic(t *testing.T) {
 	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 8)
 	waitVisible(t, f.targets, f.query(), 2)
 
-	op := resetOp(batch.ResetFirstWorkflowTask)
-	op.OnlyNonDeterministic = true
+	op := batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, OnlyNonDeterministic: true})
 	r := runJob(t, f.home, f.spec("job-r-nde", op))
 
 	requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)

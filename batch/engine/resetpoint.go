@@ -24,20 +24,29 @@ import (
 //     current run's predecessor, as in tctl); the point is the task that issued
 //     the continue-as-new, so that run's last task runs again.
 //   - WorkflowExecutionSignaled: the first WorkflowTaskCompleted after the last
-//     signal (of op.SignalName if set), i.e. the task that handled it; the signal
+//     signal, i.e. the task that handled it; the signal
 //     precedes the point, so it stays in history and is handled again. With no
 //     completed task yet, the first WorkflowTaskStarted after the signal.
 //   - BuildId, BadBinary: the first WorkflowTaskCompleted by that build id or
 //     binary checksum (tctl BadBinary and the server's auto-reset points use the
 //     same event), which undoes everything that build did.
 //
-// With op.OnlyNonDeterministic, only a history whose last workflow task failed
-// with a non-determinism error qualifies.
-func ResetPoint(history []*historypb.HistoryEvent, op Operation) (eventID int64, ok bool, reason string) {
+// The two filters narrow which histories qualify at all, whatever the type;
+// one that fails a filter is skipped, never reset elsewhere:
+//   - OnlyNonDeterministic: the last workflow task failed with a
+//     non-determinism error.
+//   - BadBinaryChecksum (beside any type but BadBinary, where it is the
+//     point): some workflow task was completed by that binary or build.
+func ResetPoint(history []*historypb.HistoryEvent, op batch.ResetOptions) (eventID int64, ok bool, reason string) {
 	if op.OnlyNonDeterministic && !LastTaskNonDeterministic(history) {
 		return 0, false, "last workflow task did not fail with a non-determinism error"
 	}
-	switch op.ResetType {
+	if op.BadBinaryChecksum != "" {
+		if _, touched, _ := firstCompletedBy(history, op.BadBinaryChecksum); !touched {
+			return 0, false, fmt.Sprintf("no workflow task completed by bad binary %q", op.BadBinaryChecksum)
+		}
+	}
+	switch op.Type {
 	case batch.ResetFirstWorkflowTask:
 		return firstWorkflowTask(history)
 	case batch.ResetLastWorkflowTask:
@@ -45,13 +54,13 @@ func ResetPoint(history []*historypb.HistoryEvent, op Operation) (eventID int64,
 	case batch.ResetLastContinuedAsNew:
 		return continuedAsNewTask(history)
 	case batch.ResetWorkflowExecutionSignaled:
-		return afterLastSignal(history, op.SignalName)
+		return afterLastSignal(history)
 	case batch.ResetBuildID:
 		return firstCompletedBy(history, op.BuildID)
-	case ResetBadBinary:
+	case batch.ResetBadBinary:
 		return firstCompletedBy(history, op.BadBinaryChecksum)
 	}
-	return 0, false, fmt.Sprintf("unknown reset type %q", op.ResetType)
+	return 0, false, fmt.Sprintf("unknown reset type %q", op.Type)
 }
 
 func firstWorkflowTask(history []*historypb.HistoryEvent) (int64, bool, string) {
@@ -103,18 +112,14 @@ func continuedAsNewTask(history []*historypb.HistoryEvent) (int64, bool, string)
 	return 0, false, "run did not continue as new"
 }
 
-func afterLastSignal(history []*historypb.HistoryEvent, name string) (int64, bool, string) {
+func afterLastSignal(history []*historypb.HistoryEvent) (int64, bool, string) {
 	at := -1
 	for i, e := range history {
-		attrs := e.GetWorkflowExecutionSignaledEventAttributes()
-		if attrs != nil && (name == "" || attrs.GetSignalName() == name) {
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
 			at = i
 		}
 	}
 	if at < 0 {
-		if name != "" {
-			return 0, false, fmt.Sprintf("never signalled with %q", name)
-		}
 		return 0, false, "never signalled"
 	}
 	for _, e := range history[at+1:] {

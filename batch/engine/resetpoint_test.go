@@ -72,7 +72,9 @@ func (h hist) continuedAsNew(taskID int64) hist {
 
 const nde = enumspb.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
 
-func resetOp(resetType string) Operation { return Operation{Kind: "reset", ResetType: resetType} }
+func resetOp(resetType string) batch.Operation {
+	return batch.Reset(batch.ResetOptions{Type: resetType})
+}
 
 func TestResetPoint(t *testing.T) {
 	// 1 started, 2-4 task, 5-7 activity, 8-10 task, 11 signal, 12-14 task, 15-17 task
@@ -81,7 +83,7 @@ func TestResetPoint(t *testing.T) {
 	tests := []struct {
 		name    string
 		history hist
-		op      Operation
+		op      batch.Operation
 		want    int64
 		ok      bool
 		reason  string
@@ -93,32 +95,37 @@ func TestResetPoint(t *testing.T) {
 		{"no completed task: last falls back to started", hist{}.started().failedTask(nde, "x"), resetOp(batch.ResetLastWorkflowTask), 3, true, ""},
 		{"no task at all", hist{}.started(), resetOp(batch.ResetLastWorkflowTask), 0, false, "no workflow task has started"},
 		{"task that handled the last signal", typical, resetOp(batch.ResetWorkflowExecutionSignaled), 14, true, ""},
-		{"last signal of a name", typical.signal("other").task("v2"), Operation{Kind: "reset",
-			ResetType: batch.ResetWorkflowExecutionSignaled, SignalName: "flag"}, 14, true, ""},
 		{"signal picked up by a failing task", ndeAfterSignal, resetOp(batch.ResetWorkflowExecutionSignaled), 7, true, ""},
 		{"signal not picked up yet", hist{}.started().task("v1").signal("flag"), resetOp(batch.ResetWorkflowExecutionSignaled),
 			0, false, "no workflow task has picked up the last signal yet"},
 		{"never signalled", hist{}.started().task("v1"), resetOp(batch.ResetWorkflowExecutionSignaled), 0, false, "never signalled"},
-		{"never signalled with name", typical, Operation{Kind: "reset", ResetType: batch.ResetWorkflowExecutionSignaled,
-			SignalName: "nope"}, 0, false, `never signalled with "nope"`},
 		{"continued as new", hist{}.started().task("v1").activity().task("v1").continuedAsNew(10),
 			resetOp(batch.ResetLastContinuedAsNew), 10, true, ""},
 		{"continued as new without task id", hist{}.started().task("v1").activity().task("v1").continuedAsNew(0),
 			resetOp(batch.ResetLastContinuedAsNew), 10, true, ""},
 		{"did not continue as new", typical, resetOp(batch.ResetLastContinuedAsNew), 0, false, "run did not continue as new"},
-		{"build id: first task of the build", typical, Operation{Kind: "reset", ResetType: batch.ResetBuildID, BuildID: "v2"}, 14, true, ""},
-		{"bad binary", typical, Operation{Kind: "reset", ResetType: ResetBadBinary, BadBinaryChecksum: "v1"}, 4, true, ""},
-		{"bad binary never ran", typical, Operation{Kind: "reset", ResetType: ResetBadBinary, BadBinaryChecksum: "v9"},
+		{"build id: first task of the build", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "v2"}), 14, true, ""},
+		{"bad binary", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "v1"}), 4, true, ""},
+		{"bad binary never ran", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "v9"}),
 			0, false, `no workflow task completed by build "v9"`},
-		{"only non-deterministic: qualifies", ndeAfterSignal, Operation{Kind: "reset",
-			ResetType: batch.ResetLastWorkflowTask, OnlyNonDeterministic: true}, 4, true, ""},
-		{"only non-deterministic: healthy", typical, Operation{Kind: "reset", ResetType: batch.ResetLastWorkflowTask,
-			OnlyNonDeterministic: true}, 0, false, "last workflow task did not fail with a non-determinism error"},
+		{"bad binary filter: first task of a run it touched", typical,
+			batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "v2"}), 4, true, ""},
+		{"bad binary filter: a run it never touched is skipped", typical,
+			batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, BadBinaryChecksum: "v9"}),
+			0, false, `no workflow task completed by bad binary "v9"`},
+		{"bad binary filter beside a build id point", typical,
+			batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "v2", BadBinaryChecksum: "v1"}), 14, true, ""},
+		{"bad binary filter and a signal point", hist{}.started().task("v1").signal("flag").task("v1"),
+			batch.Reset(batch.ResetOptions{Type: batch.ResetWorkflowExecutionSignaled, BadBinaryChecksum: "v2"}),
+			0, false, `no workflow task completed by bad binary "v2"`},
+		{"only non-deterministic: qualifies", ndeAfterSignal, batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, OnlyNonDeterministic: true}), 4, true, ""},
+		{"only non-deterministic: healthy", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask,
+			OnlyNonDeterministic: true}), 0, false, "last workflow task did not fail with a non-determinism error"},
 		{"unknown type", typical, resetOp("Sideways"), 0, false, `unknown reset type "Sideways"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok, reason := ResetPoint(tt.history, tt.op)
+			got, ok, reason := ResetPoint(tt.history, *tt.op.Reset)
 			require.Equal(t, tt.want, got)
 			require.Equal(t, tt.ok, ok)
 			require.Equal(t, tt.reason, reason)

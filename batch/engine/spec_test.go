@@ -15,7 +15,7 @@ import (
 
 func TestSpecValidate(t *testing.T) {
 	valid := Spec{JobID: "j", Namespace: "ns", Query: "WorkflowType = 'x'", Reason: "r",
-		Operation: Operation{Kind: "terminate"}}
+		Operation: batch.Terminate()}
 	tests := []struct {
 		name   string
 		change func(*Spec)
@@ -29,21 +29,8 @@ func TestSpecValidate(t *testing.T) {
 		{"no reason", func(s *Spec) { s.Reason = "" }, "reason is required"},
 		{"page too large", func(s *Spec) { s.PageSize = 5000 }, "page_size 5000: at most 1000"},
 		{"negative rps", func(s *Spec) { s.RPS = -1 }, "concurrency, rps and page_size must not be negative"},
-		{"unknown kind", func(s *Spec) { s.Operation.Kind = "pause" }, `operation: kind "pause"`},
-		{"signal without name", func(s *Spec) { s.Operation = Operation{Kind: "signal"} }, "operation: signal_name is required"},
-		{"signal input not JSON", func(s *Spec) {
-			s.Operation = Operation{Kind: "signal", SignalName: "s", SignalInput: []byte("{")}
-		}, "operation: signal_input is not valid JSON"},
-		{"non-deterministic filter on terminate", func(s *Spec) { s.Operation.OnlyNonDeterministic = true },
-			"operation: only_non_deterministic applies to reset only"},
-		{"unknown reset type", func(s *Spec) { s.Operation = resetOp("Sideways") }, `operation: reset_type "Sideways"`},
-		{"build id reset without id", func(s *Spec) { s.Operation = resetOp(batch.ResetBuildID) },
-			"operation: reset_type BuildId needs build_id"},
-		{"bad binary without checksum", func(s *Spec) { s.Operation = resetOp(ResetBadBinary) },
-			"operation: reset_type BadBinary needs bad_binary_checksum"},
-		{"unknown reapply exclude", func(s *Spec) {
-			s.Operation = Operation{Kind: "reset", ResetType: batch.ResetLastWorkflowTask, ReapplyExclude: []string{"timer"}}
-		}, `operation: reapply_exclude "timer"`},
+		{"operation checked by batch.Operation.Validate", func(s *Spec) { s.Operation = batch.Signal("", nil) },
+			"operation: signal.name: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,30 +46,11 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
-func TestOperationFrom(t *testing.T) {
-	tests := []struct {
-		in   batch.Operation
-		want Operation
-	}{
-		{batch.Signal{Name: "s", Input: []byte(`{"a":1}`)}, Operation{Kind: "signal", SignalName: "s", SignalInput: []byte(`{"a":1}`)}},
-		{batch.Terminate{}, Operation{Kind: "terminate"}},
-		{batch.Cancel{}, Operation{Kind: "cancel"}},
-		{batch.Delete{}, Operation{Kind: "delete"}},
-		{batch.Reset{Type: batch.ResetBuildID, BuildID: "b", ExcludeReapply: []string{"signal"}},
-			Operation{Kind: "reset", ResetType: batch.ResetBuildID, BuildID: "b", ReapplyExclude: []string{"signal"}}},
-	}
-	for _, tt := range tests {
-		got, err := OperationFrom(tt.in)
-		require.NoError(t, err)
-		require.Equal(t, tt.want, got)
-		require.NoError(t, got.Validate())
-	}
-	_, err := OperationFrom(nil)
-	require.Error(t, err)
-
-	spec, err := SpecFrom(batch.Job{ID: "j", Namespace: "ns", Query: "q", Reason: "r", Op: batch.Cancel{}, MaxOpsPerSecond: 5})
-	require.NoError(t, err)
-	require.Equal(t, Spec{JobID: "j", Namespace: "ns", Query: "q", Reason: "r", Operation: Operation{Kind: "cancel"}, RPS: 5}, spec)
+func TestSpecFrom(t *testing.T) {
+	op := batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "bad"})
+	spec := SpecFrom(batch.Job{ID: "j", Namespace: "ns", Query: "q", Reason: "r", Op: op, MaxOpsPerSecond: 5})
+	require.Equal(t, Spec{JobID: "j", Namespace: "ns", Query: "q", Reason: "r", Operation: op, RPS: 5}, spec,
+		"the engine takes the operation as is")
 }
 
 // pageOf returns a page of n executions with a work function that takes 100ms

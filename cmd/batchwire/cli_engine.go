@@ -37,12 +37,6 @@ type clientJob struct {
 	// workflow ids (reset-batch --input_file, --exclude_file).
 	IncludeIDs []string
 	ExcludeIDs []string
-	// OnlyNonDeterministic resets only executions whose last workflow task
-	// failed on non-determinism; visibility does not record that, so the
-	// engine reads each history.
-	OnlyNonDeterministic bool
-	// BadBinaryChecksum goes with reset type BadBinary.
-	BadBinaryChecksum string
 }
 
 // clientTarget is what a client job would do to one execution.
@@ -111,12 +105,7 @@ func (e engineJobs) Serve() (func(), error) {
 }
 
 func (j clientJob) spec() (engine.Spec, error) {
-	op, err := engine.OperationFrom(j.Op)
-	if err != nil {
-		return engine.Spec{}, fmt.Errorf("client batch job %q: %w", j.ID, err)
-	}
-	op.OnlyNonDeterministic = j.OnlyNonDeterministic
-	op.BadBinaryChecksum = j.BadBinaryChecksum
-	return engine.Spec{JobID: j.ID, Namespace: j.Namespace, Query: j.Query, Reason: j.Reason, Operation: op,
-		IncludeIDs: j.IncludeIDs, ExcludeIDs: j.ExcludeIDs, RPS: float64(j.MaxOpsPerSecond)}, nil
+	spec := engine.SpecFrom(j.Job)
+	spec.IncludeIDs, spec.ExcludeIDs = j.IncludeIDs, j.ExcludeIDs
+	return spec, nil
 }

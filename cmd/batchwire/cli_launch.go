@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,18 +14,12 @@ import (
 	"github.com/batchwire/batchwire/batch"
 )
 
-// Engines a launch may run on.
-const (
-	engineServer = "server"
-	engineClient = "client"
-	engineAuto   = "auto"
-)
-
 // launchFlags are the flags every batch-launching command shares.
 type launchFlags struct {
 	query, reason, jobID, engine string
 	rps                          float64
 	limit                        int
+	autoClientMax                int64
 	yes, wait, dryRun            bool
 	// slotWait is how long a server launch waits for the namespace's batch
 	// slot when another job holds it.
@@ -43,7 +35,11 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.wait, "wait", false, "follow the job with a progress bar until it ends; exit 1 if any operation failed")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "count and list the executions that would be affected; change nothing")
 	fs.IntVar(&f.limit, "limit", 20, "with --dry-run, how many executions to list")
-	fs.StringVar(&f.engine, "engine", engineAuto, "where the job runs: server (batcher), client (batchwire's engine), auto")
+	fs.StringVar(&f.engine, "engine", batch.EngineAuto,
+		"where the job runs: server (batcher), client (batchwire's engine), or auto: the client engine for what the "+
+			"server lacks and for at most --auto-client-max executions, the server batcher otherwise (as the daemon)")
+	fs.Int64Var(&f.autoClientMax, "auto-client-max", batch.DefaultAutoClientMax,
+		"with --engine auto, the largest count that runs on the client engine (the daemon's launch.auto_client_max)")
 	fs.DurationVar(&f.slotWait, "wait-for-slot", 0,
 		"when another batch job holds the namespace's only slot, wait this long for it instead of failing at once")
 }
@@ -57,11 +53,8 @@ func (f *launchFlags) check() error {
 	if strings.TrimSpace(f.reason) == "" {
 		return usageError{errors.New("--reason is required: it is recorded in every affected execution's history")}
 	}
-	if !slices.Contains([]string{engineServer, engineClient, engineAuto}, f.engine) {
-		return usageError{fmt.Errorf("--engine: want server, client or auto, got %q", f.engine)}
-	}
-	if f.rps < 0 || f.limit < 0 {
-		return usageError{errors.New("--rps and --limit must not be negative")}
+	if f.rps < 0 || f.limit < 0 || f.autoClientMax < 0 {
+		return usageError{errors.New("--rps, --limit and --auto-client-max must not be negative")}
 	}
 	if f.jobID == "" {
 		f.jobID = "batchwire-cli-" + uuid.NewString()
@@ -69,58 +62,104 @@ func (f *launchFlags) check() error {
 	return nil
 }
 
-// launchPlan is a validated launch, short of the namespace.
+// launchPlan is a validated launch, short of the namespace and the engine,
+// which batch.ChooseEngine picks once the query is counted.
 type launchPlan struct {
 	job batch.Job
 	// verb describes the operation in messages: "signal", "reset (LastWorkflowTask)".
 	verb string
-	// client is set when the client engine runs the job.
+	// engine is the engine asked for: --engine, or client when only the
+	// client engine can narrow the job to or away from listed ids.
+	engine string
+	// ids holds --input_file and --exclude_file, for the client engine.
+	ids clientJob
+	// client is set once the client engine is chosen to run the job.
 	client *clientJob
-	// needs lists what only the client engine can do, for messages.
-	needs []string
 }
 
-// plan picks the engine: auto takes the server batcher whenever it can run
-// the job, since its jobs survive anything on this machine.
-func (f *launchFlags) plan(op batch.Operation, verb string, extra clientJob, needs []string) (launchPlan, error) {
-	p := launchPlan{verb: verb, needs: needs, job: batch.Job{
+// plan validates the operation (batch.Operation.Validate, as for a rule) and
+// the engine asked for, before any RPC.
+func (f *launchFlags) plan(op batch.Operation, verb string, ids clientJob) (launchPlan, error) {
+	p := launchPlan{verb: verb, engine: f.engine, ids: ids, job: batch.Job{
 		ID: f.jobID, Query: f.query, Reason: f.reason, Op: op, MaxOpsPerSecond: float32(f.rps),
 	}}
-	switch {
-	case f.engine == engineServer && len(needs) > 0:
-		return p, usageError{fmt.Errorf("--engine server cannot run %s: the server batcher lacks it; use --engine client or auto",
-			strings.Join(needs, ", "))}
-	case f.engine == engineClient || len(needs) > 0:
-		extra.Job = p.job
-		p.client = &extra
+	if err := op.Validate(); err != nil {
+		return p, usageError{flagErrors(err)}
+	}
+	if len(ids.IncludeIDs) > 0 || len(ids.ExcludeIDs) > 0 {
+		if f.engine == batch.EngineServer {
+			return p, usageError{errors.New("--engine server cannot run --input_file or --exclude_file: " +
+				"the server batcher lacks them; use --engine client or auto")}
+		}
+		p.engine = batch.EngineClient
+	}
+	if err := batch.CheckEngine(p.engine, op); err != nil {
+		return p, usageError{flagErrors(err)}
 	}
 	return p, nil
+}
+
+// chooseEngine is the daemon's choice (batch.ChooseEngine) for count executions.
+func (p *launchPlan) chooseEngine(count, autoClientMax int64) error {
+	engine, err := batch.ChooseEngine(p.engine, p.job.Op, count, autoClientMax)
+	if err != nil {
+		return usageError{flagErrors(err)}
+	}
+	if engine == batch.EngineClient {
+		job := p.ids
+		job.Job = p.job
+		p.client = &job
+	}
+	return nil
+}
+
+// optionFlags names, for each operation option, the flag that sets it.
+var optionFlags = map[string]string{
+	"engine": "--engine", "signal.name": "--name", "signal.input": "--input",
+	"reset.type": "--type", "reset.build_id": "--build-id", "reset.bad_binary_checksum": "--reset_bad_binary_checksum",
+	"reset.only_non_deterministic": "--only_non_deterministic", "reset.exclude_reapply": "--reapply-exclude",
+}
+
+// flagErrors rewrites batch.FieldError fields as the flags that set them.
+func flagErrors(err error) error {
+	var msgs []string
+	for _, e := range unjoin(err) {
+		var fe *batch.FieldError
+		if errors.As(e, &fe) && optionFlags[fe.Field] != "" {
+			msgs = append(msgs, optionFlags[fe.Field]+": "+fe.Err.Error())
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+func unjoin(err error) []error {
+	//nolint:errorlint // walks the joined errors themselves
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
 }
 
 type signalFlags struct{ name, input, inputFile string }
 
 func (sf *signalFlags) operation() (batch.Operation, error) {
-	if strings.TrimSpace(sf.name) == "" {
-		return nil, usageError{errors.New("--name is required: the signal to send")}
-	}
 	if sf.input != "" && sf.inputFile != "" {
-		return nil, usageError{errors.New("--input and --input-file are exclusive")}
+		return batch.Operation{}, usageError{errors.New("--input and --input-file are exclusive")}
 	}
 	data := []byte(sf.input)
 	if sf.inputFile != "" {
 		raw, err := os.ReadFile(sf.inputFile)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--input-file: %w", err)}
+			return batch.Operation{}, usageError{fmt.Errorf("--input-file: %w", err)}
 		}
 		data = raw
 	}
 	if len(data) == 0 {
-		return batch.Signal{Name: sf.name}, nil
+		data = nil
 	}
-	if !json.Valid(data) {
-		return nil, usageError{errors.New("signal input is not valid JSON")}
-	}
-	return batch.Signal{Name: sf.name, Input: data}, nil
+	return batch.Signal(sf.name, data), nil
 }
 
 // launchDocs holds each simple operation's help.
@@ -159,7 +198,7 @@ func newLaunchCmd(op string, cf *connFlags, g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := f.plan(operation, op, clientJob{}, nil)
+			p, err := f.plan(operation, op, clientJob{})
 			if err != nil {
 				return err
 			}
@@ -185,13 +224,13 @@ func simpleOperation(op string, sf *signalFlags) (batch.Operation, error) {
 	case "signal":
 		return sf.operation()
 	case "terminate":
-		return batch.Terminate{}, nil
+		return batch.Terminate(), nil
 	case "cancel":
-		return batch.Cancel{}, nil
+		return batch.Cancel(), nil
 	case "delete":
-		return batch.Delete{}, nil
+		return batch.Delete(), nil
 	}
-	return nil, fmt.Errorf("unknown operation %q", op)
+	return batch.Operation{}, fmt.Errorf("unknown operation %q", op)
 }
 
 // launch runs a validated plan: refuse early when confirmation is impossible,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -9,12 +8,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/batchwire/batchwire/batch"
-	"github.com/batchwire/batchwire/batch/engine"
 )
 
-// resetTypes are the --type values: the server's and the engine's, plus
+// resetTypes are the --type values: the server's and the engine's, with
 // tctl's BadBinary, which only the client engine runs.
-var resetTypes = append(append([]string{}, batch.ResetTypes...), engine.ResetBadBinary)
+var resetTypes = batch.ResetTypes
 
 type resetFlags struct {
 	resetType, buildID, inputFile, excludeFile, badBinaryChecksum string
@@ -70,65 +68,39 @@ func (rf *resetFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&rf.onlyNonDeterministic, "only_non_deterministic", false,
 		"reset only executions whose last workflow task failed on non-determinism (client engine)")
 	fl.StringVar(&rf.badBinaryChecksum, "reset_bad_binary_checksum", "",
-		"with --type BadBinary: reset to the first workflow task completed by this binary checksum (client engine)")
+		"with --type BadBinary: reset to the first workflow task completed by this binary checksum; with another "+
+			"type: reset only executions that binary touched (client engine)")
 	fl.StringSliceVar(&rf.reapplyExclude, "reapply-exclude", nil,
 		"event kinds not to reapply after the reset point: signal, update, cancel_request, nexus")
 }
 
-// plan validates the reset and names everything only the client engine can do.
+// plan builds the reset and reads the id files; plan validates both.
 func (rf *resetFlags) plan(f *launchFlags) (launchPlan, error) {
-	reset, err := rf.operation()
-	if err != nil {
-		return launchPlan{}, err
-	}
-	extra := clientJob{OnlyNonDeterministic: rf.onlyNonDeterministic, BadBinaryChecksum: rf.badBinaryChecksum}
-	var needs []string
-	if !reset.ServerSide() {
-		needs = append(needs, "reset type "+reset.Type)
-	}
-	if rf.onlyNonDeterministic {
-		needs = append(needs, "--only_non_deterministic")
-	}
+	op := rf.operation()
+	var ids clientJob
+	var err error
 	if rf.inputFile != "" {
-		needs = append(needs, "--input_file")
-		if extra.IncludeIDs, err = readIDFile("input_file", rf.inputFile); err != nil {
+		if ids.IncludeIDs, err = readIDFile("input_file", rf.inputFile); err != nil {
 			return launchPlan{}, err
 		}
 	}
 	if rf.excludeFile != "" {
-		needs = append(needs, "--exclude_file")
-		if extra.ExcludeIDs, err = readIDFile("exclude_file", rf.excludeFile); err != nil {
+		if ids.ExcludeIDs, err = readIDFile("exclude_file", rf.excludeFile); err != nil {
 			return launchPlan{}, err
 		}
 	}
-	return f.plan(reset, fmt.Sprintf("reset (%s)", reset.Type), extra, needs)
+	return f.plan(op, fmt.Sprintf("reset (%s)", op.Reset.Type), ids)
 }
 
-func (rf *resetFlags) operation() (batch.Reset, error) {
-	reset := batch.Reset{BuildID: rf.buildID, ExcludeReapply: rf.reapplyExclude}
+// operation takes --type in any case, as tctl did; batch.Operation.Validate
+// checks the rest.
+func (rf *resetFlags) operation() batch.Operation {
+	opts := batch.ResetOptions{Type: rf.resetType, BuildID: rf.buildID, BadBinaryChecksum: rf.badBinaryChecksum,
+		OnlyNonDeterministic: rf.onlyNonDeterministic, ExcludeReapply: rf.reapplyExclude}
 	for _, known := range resetTypes {
 		if strings.EqualFold(known, rf.resetType) {
-			reset.Type = known
+			opts.Type = known
 		}
 	}
-	switch {
-	case rf.resetType == "":
-		return reset, usageError{fmt.Errorf("--type is required: one of %s", strings.Join(resetTypes, ", "))}
-	case reset.Type == "":
-		return reset, usageError{fmt.Errorf("--type %q: want one of %s", rf.resetType, strings.Join(resetTypes, ", "))}
-	case reset.Type == batch.ResetBuildID && rf.buildID == "":
-		return reset, usageError{errors.New("--type BuildId needs --build-id")}
-	case reset.Type != batch.ResetBuildID && rf.buildID != "":
-		return reset, usageError{errors.New("--build-id only goes with --type BuildId")}
-	case (reset.Type == engine.ResetBadBinary) != (rf.badBinaryChecksum != ""):
-		return reset, usageError{errors.New("--type BadBinary and --reset_bad_binary_checksum go together")}
-	}
-	for _, kind := range rf.reapplyExclude {
-		switch kind {
-		case "signal", "update", "cancel_request", "nexus":
-		default:
-			return reset, usageError{fmt.Errorf("--reapply-exclude %q: want signal, update, cancel_request or nexus", kind)}
-		}
-	}
-	return reset, nil
+	return batch.Reset(opts)
 }

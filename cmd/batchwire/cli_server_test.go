@@ -156,7 +156,7 @@ func TestCLIBatchTerminate(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(bc.Close)
 	require.NoError(t, bc.Start(context.Background(), batch.Job{ID: "wedged-job", Namespace: ns,
-		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal{Name: "ping"}}))
+		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal("ping", nil)}))
 
 	res := runCLI(t, nil, onServer(ns, "batch", "terminate", "--job-id", "wedged-job")...)
 	require.ErrorAs(t, res.err, &usageError{})
@@ -188,7 +188,7 @@ func TestCLIBatchTerminate(t *testing.T) {
 
 	// With --wait-for-slot, a launch waits for a busy slot instead of failing.
 	require.NoError(t, bc.Start(context.Background(), batch.Job{ID: "wedged-again", Namespace: ns,
-		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal{Name: "ping"}}))
+		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal("ping", nil)}))
 	time.AfterFunc(2*time.Second, func() { _ = bc.Stop(context.Background(), ns, "wedged-again", "free the slot") })
 	res = runCLI(t, nil, onServer(ns, append(signal, "--wait-for-slot", "60s")...)...)
 	require.NoError(t, res.err)

@@ -35,22 +35,22 @@ type launchResult struct {
 
 func (p launchPlan) engineName() string {
 	if p.client != nil {
-		return engineClient
+		return batch.EngineClient
 	}
-	return engineServer
+	return batch.EngineServer
 }
 
 func (s *session) runLaunch(f *launchFlags, p launchPlan) error {
 	p.job.Namespace = s.namespace
-	if p.client != nil {
-		p.client.Job = p.job
-	}
 	count, err := s.client.Count(s.ctx, s.namespace, p.job.Query)
 	if err != nil {
 		return fmt.Errorf("preflight count (nothing was launched): %w", queryError(err))
 	}
+	if err := p.chooseEngine(count, f.autoClientMax); err != nil {
+		return err
+	}
 	s.warnUnscoped(p)
-	res := launchResult{JobID: p.job.ID, Namespace: s.namespace, Operation: p.job.Op.Kind(), Query: p.job.Query,
+	res := launchResult{JobID: p.job.ID, Namespace: s.namespace, Operation: p.job.Op.Kind, Query: p.job.Query,
 		Count: count, Engine: p.engineName(), DryRun: f.dryRun}
 	if f.dryRun {
 		return s.dryRun(p, res, f.limit)
@@ -121,7 +121,7 @@ func (s *session) report(res launchResult, text string) error {
 func (s *session) warnUnscoped(p launchPlan) {
 	// Only resets: the server batcher signals, cancels and terminates running
 	// executions alone, but resets closed ones too.
-	if _, reset := p.job.Op.(batch.Reset); reset && !rules.FiltersStatus(p.job.Query) {
+	if p.job.Op.Kind == batch.KindReset && !rules.FiltersStatus(p.job.Query) {
 		fmt.Fprintf(s.errOut, "Warning: the query has no ExecutionStatus clause, so closed executions that match "+
 			"are reset too (add ExecutionStatus = 'Running' to skip them).\n")
 	}
@@ -131,7 +131,7 @@ func (s *session) dryRun(p launchPlan, res launchResult, limit int) error {
 	if p.client != nil {
 		return s.clientDryRun(p, res, limit)
 	}
-	if _, reset := p.job.Op.(batch.Reset); reset {
+	if p.job.Op.Kind == batch.KindReset {
 		// The engine's planner reads each history, so even a reset the server
 		// batcher would run shows the event each execution would reset to.
 		p.client = &clientJob{Job: p.job}

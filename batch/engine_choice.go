@@ -1,0 +1,60 @@
+package batch
+
+import (
+	"strings"
+
+	"github.com/batchwire/batchwire/config"
+)
+
+// Engines a job can run on.
+const (
+	EngineServer = "server"
+	EngineClient = "client"
+	EngineAuto   = "auto"
+)
+
+// Defaults for the engine choice and the client engine, used by the daemon,
+// the CLI and the engine alike; config defines them once.
+const (
+	// DefaultAutoClientMax is the largest preflight count that engine auto
+	// sends to the client engine.
+	DefaultAutoClientMax = config.DefaultAutoClientMax
+	// DefaultClientConcurrency is how many executions a client job works on at once.
+	DefaultClientConcurrency = config.DefaultClientConcurrency
+	// DefaultClientRPS caps a client job's operations per second.
+	DefaultClientRPS = config.DefaultClientRPS
+)
+
+// CheckEngine refuses a requested engine that cannot run op: the server
+// batcher lacks some resets and reset filters.
+func CheckEngine(requested string, op Operation) error {
+	switch requested {
+	case EngineServer:
+		if needs := op.ClientOnly(); len(needs) > 0 {
+			return fieldErr("engine", "server cannot run %s (the server batcher lacks it); use client or auto",
+				strings.Join(needs, ", "))
+		}
+	case EngineClient, EngineAuto, "":
+	default:
+		return fieldErr("engine", "want server, client or auto, got %q", requested)
+	}
+	return nil
+}
+
+// ChooseEngine is the one engine choice, for the daemon and the CLI alike.
+// server and client are taken as asked (CheckEngine first); auto picks the
+// client engine for what the server batcher lacks and for jobs of at most
+// autoClientMax executions, which then need no namespace batch slot and so
+// are not serialised behind each other, and the server batcher otherwise.
+func ChooseEngine(requested string, op Operation, count, autoClientMax int64) (string, error) {
+	if err := CheckEngine(requested, op); err != nil {
+		return "", err
+	}
+	switch {
+	case requested == EngineServer:
+		return EngineServer, nil
+	case requested == EngineClient, len(op.ClientOnly()) > 0, count <= autoClientMax:
+		return EngineClient, nil
+	}
+	return EngineServer, nil
+}

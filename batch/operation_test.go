@@ -1,0 +1,143 @@
+package batch_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/config"
+)
+
+func reset(opts batch.ResetOptions) batch.Operation { return batch.Reset(opts) }
+
+func TestOperationValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		op   batch.Operation
+		want string // "" means valid
+	}{
+		{"signal", batch.Signal("s", []byte(`{"a":1}`)), ""},
+		{"signal without input", batch.Signal("s", nil), ""},
+		{"signal without name", batch.Signal(" ", nil), "signal.name: required"},
+		{"signal input not JSON", batch.Signal("s", []byte("{")), "signal.input: not valid JSON"},
+		{"terminate", batch.Terminate(), ""},
+		{"cancel", batch.Cancel(), ""},
+		{"delete", batch.Delete(), ""},
+		{"unknown kind", batch.Operation{Kind: "pause"}, `kind: want one of signal, terminate, cancel, delete, reset, got "pause"`},
+		{"reset options on terminate", batch.Operation{Kind: batch.KindTerminate, Reset: &batch.ResetOptions{}}, "reset: only for a reset operation"},
+		{"reset without options", batch.Operation{Kind: batch.KindReset}, "reset.type: required"},
+		{"unknown reset type", reset(batch.ResetOptions{Type: "Sideways"}), `reset.type: want one of`},
+		{"every reset type", reset(batch.ResetOptions{Type: batch.ResetLastContinuedAsNew}), ""},
+		{"BuildId without build id", reset(batch.ResetOptions{Type: batch.ResetBuildID}), "reset.build_id: required for type BuildId"},
+		{"build id beside another type", reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BuildID: "b"}),
+			"reset.build_id: only for type BuildId"},
+		{"BadBinary without checksum", reset(batch.ResetOptions{Type: batch.ResetBadBinary}),
+			"reset.bad_binary_checksum: required for type BadBinary"},
+		{"bad binary filter beside any type", reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "x"}), ""},
+		{"unknown reapply exclude", reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, ExcludeReapply: []string{"timer"}}),
+			`reset.exclude_reapply: unknown "timer"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.op.Validate()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+			var fe *batch.FieldError
+			require.ErrorAs(t, err, &fe, "every validation error names its field")
+		})
+	}
+}
+
+// The server batcher runs FirstWorkflowTask, LastWorkflowTask and BuildId
+// resets without filters; anything else needs the client engine.
+func TestClientOnly(t *testing.T) {
+	tests := []struct {
+		op   batch.Operation
+		want []string
+	}{
+		{batch.Signal("s", nil), nil},
+		{reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "b"}), nil},
+		{reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "b"}), []string{"reset type BadBinary"}},
+		{reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "b"}), []string{"reset.bad_binary_checksum"}},
+		{reset(batch.ResetOptions{Type: batch.ResetLastContinuedAsNew, OnlyNonDeterministic: true}),
+			[]string{"reset type LastContinuedAsNew", "reset.only_non_deterministic"}},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, tt.op.ClientOnly(), tt.op.String())
+	}
+}
+
+func TestChooseEngine(t *testing.T) {
+	signal := batch.Signal("s", nil)
+	clientOnly := reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, OnlyNonDeterministic: true})
+	tests := []struct {
+		name      string
+		requested string
+		op        batch.Operation
+		count     int64
+		want      string
+		err       string
+	}{
+		{"auto, small job", batch.EngineAuto, signal, 100, batch.EngineClient, ""},
+		{"auto, nothing selected", batch.EngineAuto, signal, 0, batch.EngineClient, ""},
+		{"auto, large job", batch.EngineAuto, signal, 101, batch.EngineServer, ""},
+		{"auto, what the server lacks", batch.EngineAuto, clientOnly, 5000, batch.EngineClient, ""},
+		{"server as asked", batch.EngineServer, signal, 1, batch.EngineServer, ""},
+		{"client as asked", batch.EngineClient, signal, 5000, batch.EngineClient, ""},
+		{"server cannot", batch.EngineServer, clientOnly, 1, "", "engine: server cannot run reset.only_non_deterministic"},
+		{"unknown engine", "cloud", signal, 1, "", `engine: want server, client or auto, got "cloud"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := batch.ChooseEngine(tt.requested, tt.op, tt.count, batch.DefaultAutoClientMax)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestRuleOperation(t *testing.T) {
+	rule := config.Rule{Engine: "auto", Reset: &config.ResetAction{Type: batch.ResetFirstWorkflowTask,
+		BadBinaryChecksum: "build-bad", ExcludeReapply: []string{"signal"}}}
+	op, err := batch.RuleOperation(&rule)
+	require.NoError(t, err)
+	require.Equal(t, reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "build-bad",
+		ExcludeReapply: []string{"signal"}}), op)
+	require.Equal(t, "reset FirstWorkflowTask bad_binary_checksum=build-bad exclude_reapply=signal", op.String())
+
+	rule.Engine = "server"
+	_, err = batch.RuleOperation(&rule)
+	require.ErrorContains(t, err, "engine: server cannot run reset.bad_binary_checksum")
+
+	signal := config.Rule{Signal: &config.SignalAction{Name: "flag_changed"}}
+	op, err = batch.RuleOperation(&signal)
+	require.NoError(t, err)
+	rendered := op.WithSignalInput([]byte(`{"v":1}`))
+	require.JSONEq(t, `{"v":1}`, string(rendered.Signal.Input))
+	require.Nil(t, op.Signal.Input, "the compiled operation is not changed by a render")
+}
+
+// The client engine's workflow carries the operation as JSON: it must come
+// back the same.
+func TestOperationJSONRoundTrip(t *testing.T) {
+	for _, op := range []batch.Operation{
+		batch.Signal("s", []byte(`{"a":[1,2]}`)), batch.Terminate(),
+		reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "x", OnlyNonDeterministic: true,
+			ExcludeReapply: []string{"signal", "update"}}),
+	} {
+		raw, err := json.Marshal(op)
+		require.NoError(t, err)
+		var back batch.Operation
+		require.NoError(t, json.Unmarshal(raw, &back))
+		require.Equal(t, op, back)
+	}
+}
