@@ -118,6 +118,9 @@ func NewLauncher(ctx context.Context, api API, obs Observer, opts LauncherOption
 // in its namespace's queue for the slot. A started job is then followed to its
 // end in the background and reported to the Observer.
 func (l *Launcher) Launch(ctx context.Context, job Job, engine string) (string, error) {
+	if err := job.Validate(); err != nil {
+		return "", fmt.Errorf("batch job %q: %w", job.ID, err)
+	}
 	if engine == EngineClient {
 		return l.launchClient(ctx, job)
 	}

@@ -150,7 +150,10 @@ func (r *ResetOptions) validate() []error {
 		return []error{fieldErr("reset.type", "required: one of %s", strings.Join(ResetTypes, ", "))}
 	}
 	var errs []error
-	if !slices.Contains(ResetTypes, r.Type) {
+	switch {
+	case r.Type == "":
+		errs = append(errs, fieldErr("reset.type", "required: one of %s", strings.Join(ResetTypes, ", ")))
+	case !slices.Contains(ResetTypes, r.Type):
 		errs = append(errs, fieldErr("reset.type", "want one of %s, got %q", strings.Join(ResetTypes, ", "), r.Type))
 	}
 	switch {

@@ -107,7 +107,7 @@ func TestResetPoint(t *testing.T) {
 		{"build id: first task of the build", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "v2"}), 14, true, ""},
 		{"bad binary", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "v1"}), 4, true, ""},
 		{"bad binary never ran", typical, batch.Reset(batch.ResetOptions{Type: batch.ResetBadBinary, BadBinaryChecksum: "v9"}),
-			0, false, `no workflow task completed by build "v9"`},
+			0, false, `no workflow task completed by bad binary "v9"`},
 		{"bad binary filter: first task of a run it touched", typical,
 			batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "v2"}), 4, true, ""},
 		{"bad binary filter: a run it never touched is skipped", typical,

@@ -46,7 +46,7 @@ func TestCLIGolden(t *testing.T) {
 	query := "Tenant = 'golden' AND ExecutionStatus = 'Running'"
 
 	res := runCLI(t, nil, onServer(ns, "workflow", "signal", "--query", query, "--name", "ping",
-		"--input", `{"n":1}`, "--reason", "golden run", "--job-id", "golden-job", "--yes", "--wait")...)
+		"--input", `{"n":1}`, "--reason", "golden run", "--job-id", "golden-job", "--engine", "server", "--yes", "--wait")...)
 	require.NoError(t, res.err)
 	// The job list is itself a visibility query, and lags like one.
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
@@ -69,7 +69,7 @@ func TestCLIGolden(t *testing.T) {
 		{"workflow_count", []string{"workflow", "count", "--query", "Tenant = 'golden'"}},
 		{"workflow_list", []string{"workflow", "list", "--query", "Tenant = 'golden'", "--open"}},
 		{"signal_dry_run", []string{"workflow", "signal", "--query", query, "--name", "ping",
-			"--reason", "look first", "--dry-run"}},
+			"--reason", "look first", "--engine", "server", "--dry-run"}},
 	} {
 		for _, format := range []string{"text", "json"} {
 			t.Run(tt.name+"_"+format, func(t *testing.T) {

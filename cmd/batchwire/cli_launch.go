@@ -120,16 +120,22 @@ var optionFlags = map[string]string{
 	"reset.only_non_deterministic": "--only_non_deterministic", "reset.exclude_reapply": "--reapply-exclude",
 }
 
-// flagErrors rewrites batch.FieldError fields as the flags that set them.
+// flagErrors rewrites the options batch.FieldError names, in its field and
+// its text, as the flags that set them.
 func flagErrors(err error) error {
 	var msgs []string
 	for _, e := range unjoin(err) {
+		msg := e.Error()
 		var fe *batch.FieldError
 		if errors.As(e, &fe) && optionFlags[fe.Field] != "" {
-			msgs = append(msgs, optionFlags[fe.Field]+": "+fe.Err.Error())
-			continue
+			msg = optionFlags[fe.Field] + ": " + fe.Err.Error()
 		}
-		msgs = append(msgs, e.Error())
+		for option, flag := range optionFlags {
+			if strings.Contains(option, ".") {
+				msg = strings.ReplaceAll(msg, option, flag)
+			}
+		}
+		msgs = append(msgs, msg)
 	}
 	return errors.New(strings.Join(msgs, "; "))
 }

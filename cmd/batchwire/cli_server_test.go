@@ -89,7 +89,7 @@ func TestCLISignalYesWait(t *testing.T) {
 
 	res := runCLI(t, nil, onServer(ns, "workflow", "signal", "--query", "Tenant = 'acme' AND ExecutionStatus = 'Running'",
 		"--name", "flag_changed", "--input", `{"flag":"checkout-v2","value":true}`, "--reason", "flag flip",
-		"--yes", "--wait", "-o", "json")...)
+		"--engine", "server", "--yes", "--wait", "-o", "json")...)
 	require.NoError(t, res.err)
 	var out launchResult
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &out))
@@ -113,7 +113,7 @@ func TestCLISignalYesWait(t *testing.T) {
 	// On a terminal, --wait draws a progress bar.
 	var tty cliTTYBuffer
 	res = runCLIWithStderr(t, nil, &tty, onServer(ns, "workflow", "signal", "--query", "Tenant = 'acme' AND ExecutionStatus = 'Running'",
-		"--name", "second", "--reason", "bar", "--yes", "--wait", "--job-id", "bar-job")...)
+		"--name", "second", "--reason", "bar", "--engine", "server", "--yes", "--wait", "--job-id", "bar-job")...)
 	require.NoError(t, res.err)
 	require.Contains(t, tty.String(), "bar-job")
 	require.Contains(t, tty.String(), "(3/3")
@@ -134,7 +134,7 @@ func TestCLIWaitExitsOneOnFailures(t *testing.T) {
 	cliWaitCount(t, c, ns, "Tenant = 'unpolled'", 1)
 
 	res := runCLI(t, nil, onServer(ns, "workflow", "reset-batch", "--query", "Tenant = 'unpolled'",
-		"--type", "LastWorkflowTask", "--reason", "nothing to reset to", "--yes", "--wait")...)
+		"--type", "LastWorkflowTask", "--reason", "nothing to reset to", "--engine", "server", "--yes", "--wait")...)
 	require.Error(t, res.err)
 	require.NotErrorAs(t, res.err, &usageError{})
 	require.ErrorContains(t, res.err, "with 1 failed operations")
@@ -162,7 +162,7 @@ func TestCLIBatchTerminate(t *testing.T) {
 	require.ErrorAs(t, res.err, &usageError{})
 	// The wedged job holds the namespace's only slot.
 	signal := []string{"workflow", "signal", "--query", "Tenant = 'slow' AND ExecutionStatus = 'Running'",
-		"--name", "ping", "--reason", "after the wedge", "--yes", "--wait"}
+		"--name", "ping", "--reason", "after the wedge", "--engine", "server", "--yes", "--wait"}
 	res = runCLI(t, nil, onServer(ns, signal...)...)
 	require.ErrorIs(t, res.err, batch.ErrSlotBusy)
 	require.ErrorContains(t, res.err, "give --wait-for-slot")
@@ -349,7 +349,7 @@ func TestCLIResetBatchServer(t *testing.T) {
 
 	// A dry run of a server-side reset still shows the event each execution
 	// would reset to, and changes nothing.
-	res := resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'", "--type", "FirstWorkflowTask", "--dry-run", "-o", "json")
+	res := resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'", "--type", "FirstWorkflowTask", "--engine", "server", "--dry-run", "-o", "json")
 	require.NoError(t, res.err)
 	var plan launchResult
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &plan))
@@ -361,7 +361,7 @@ func TestCLIResetBatchServer(t *testing.T) {
 	require.Equal(t, runIDs, currentRuns(t, c, ids...), "the dry run reset nothing")
 
 	res = resetCLI(t, ns, "Tenant = 'sreset' AND ExecutionStatus = 'Running'",
-		"--type", "FirstWorkflowTask", "--reapply-exclude", "signal", "--yes", "--wait")
+		"--type", "FirstWorkflowTask", "--reapply-exclude", "signal", "--engine", "server", "--yes", "--wait")
 	require.NoError(t, res.err)
 	require.Contains(t, res.stdout, "on the server engine: reset (FirstWorkflowTask) 2 workflow executions")
 	require.Regexp(t, `Batch job batchwire-cli-\S+ completed: 2/2 completed, 0 failed.`, res.stdout)

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/admit"
+	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/rules"
+)
+
+// countingFake is a named fake of the daemon's two Temporal calls: it
+// answers the count the test asks for and records the engine each launch
+// takes, so the daemon's choice can be read without a server.
+type countingFake struct {
+	count  int64
+	engine string
+}
+
+func (f *countingFake) Count(context.Context, string, string) (int64, error) { return f.count, nil }
+
+func (f *countingFake) Launch(_ context.Context, _ batch.Job, engine string) (string, error) {
+	f.engine = engine
+	return batch.OutcomeLaunched, nil
+}
+
+const choiceConfig = `
+triggers: [{name: t, nats: {subject: s}}]
+rules:
+  - name: r
+    trigger: t
+    when: "true"
+    query: WorkflowType = 'X' AND ExecutionStatus = 'Running'
+    reason: r
+`
+
+// For the same operation, engine and count, `batchwire workflow ...` and the
+// daemon run the job on the same engine, each with its own default threshold
+// (the CLI's --auto-client-max, the daemon's launch.auto_client_max).
+func TestCLIAndDaemonPickTheSameEngine(t *testing.T) {
+	flag := newRootCmd()
+	signalCmd, _, err := flag.Find([]string{"workflow", "signal"})
+	require.NoError(t, err)
+	cliMax, err := strconv.ParseInt(signalCmd.Flags().Lookup("auto-client-max").DefValue, 10, 64)
+	require.NoError(t, err)
+
+	actions := map[string]string{
+		"signal":          "    signal: {name: ping}\n",
+		"filtered reset":  "    reset: {type: LastWorkflowTask, bad_binary_checksum: b}\n",
+		"server-ok reset": "    reset: {type: FirstWorkflowTask}\n",
+	}
+	for name, action := range actions {
+		for _, engine := range []string{"auto", "client", "server"} {
+			cfg, err := config.Parse([]byte(choiceConfig + action + "    engine: " + engine + "\n"))
+			if engine == "server" && name == "filtered reset" {
+				if err == nil {
+					_, err = batch.RuleOperation(&cfg.Rules[0])
+				}
+				require.ErrorContains(t, err, "server cannot run", "refused at load")
+				continue
+			}
+			require.NoError(t, err)
+			set, err := rules.Compile(cfg.Rules)
+			require.NoError(t, err)
+			op, err := batch.RuleOperation(&cfg.Rules[0])
+			require.NoError(t, err)
+			for _, count := range []int64{0, 1, cliMax, cliMax + 1, 10000} {
+				fake := &countingFake{count: count}
+				p := admit.New(admit.Options{Counter: fake, Starter: fake, AutoClientMax: cfg.Launch.AutoClientMax})
+				ev := cloudevents.NewEvent()
+				ev.SetID("e")
+				ev.SetSource("s")
+				ev.SetType("t")
+				eval := set.Evaluate("t", &ev, time.Now())[0]
+				d := p.Run(context.Background(), admit.Input{Eval: eval, Op: op, Now: time.Now()})
+				require.Equal(t, admit.Launched, d.Result, d.Reason)
+
+				plan := launchPlan{engine: engine, job: batch.Job{Op: op}}
+				require.NoError(t, plan.chooseEngine(count, cliMax))
+				require.Equal(t, fake.engine, plan.engineName(), "%s, engine %s, count %d", name, engine, count)
+			}
+		}
+	}
+}
