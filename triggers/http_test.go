@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // The conformance requests are replayed byte for byte against a real server
@@ -138,7 +139,7 @@ func TestHTTPRequestChecks(t *testing.T) {
 func TestHTTPNotRunning(t *testing.T) {
 	body := readRequestFixture(t, "cloudevents", structuredFixture).body
 	rec := &recorder{}
-	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testLogger(t))
+	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testenv.Logger(t))
 	require.NoError(t, err)
 
 	requireUnavailable := func(stage string) {
@@ -301,7 +302,7 @@ func TestHTTPRunWaitsForHandler(t *testing.T) {
 		<-release
 		_ = d.Ack()
 	}
-	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testLogger(t))
+	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testenv.Logger(t))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -332,7 +333,7 @@ func TestNewHTTPSourceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewHTTPSource(tt.trigger, testLogger(t))
+			_, err := NewHTTPSource(tt.trigger, testenv.Logger(t))
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
