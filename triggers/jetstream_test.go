@@ -142,7 +142,7 @@ func TestJetStreamSourceCreatesStreamAndAcks(t *testing.T) {
 	got := h.receive("evt-1", 1)
 	require.JSONEq(t, `{"message":"Hello World!"}`, string(got.delivery.Event.Data()))
 	require.NoError(t, got.delivery.Ack())
-	require.ErrorIs(t, got.delivery.Term(), errSettled, "one settlement per delivery")
+	require.ErrorIs(t, got.delivery.Nak(0, nil), errSettled, "one settlement per delivery")
 
 	// Ack waits for the server, so the ack is recorded when it returns.
 	info, err := h.consumerInfo()
