@@ -50,13 +50,7 @@ func startWaiting(t testing.TB, c client.Client, namespace, prefix string, n int
 		}, "WaitForSignal")
 		require.NoError(t, err)
 	}
-	waitCount(t, c, namespace, fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix), n)
-}
-
-// waitCount polls visibility, which lags writes, until query counts n.
-func waitCount(t testing.TB, c client.Client, namespace, query string, n int) {
-	t.Helper()
-	testenv.WaitCount(t, c, namespace, query, int64(n))
+	testenv.WaitCount(t, c, namespace, fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix), int64(n))
 }
 
 // recorder is an Observer that keeps everything it hears.

@@ -53,13 +53,6 @@ func startOps(t *testing.T, c client.Client, queue string, ids ...string) {
 	}
 }
 
-func statusOf(t *testing.T, c client.Client, id string) enumspb.WorkflowExecutionStatus {
-	t.Helper()
-	desc, err := c.DescribeWorkflow(context.Background(), id, "")
-	require.NoError(t, err)
-	return desc.Status
-}
-
 // runServerJob launches a job on the server batcher and waits for its end.
 func runServerJob(t *testing.T, l *batch.Launcher, rec *recorder, job batch.Job) batch.Progress {
 	t.Helper()
@@ -83,7 +76,7 @@ func TestServerTerminateCancelDelete(t *testing.T) {
 	w := startOpsWorker(t, sdk, queue, "")
 	defer w.Stop()
 	startOps(t, sdk, queue, "term-1", "term-2", "cancel-1", "cancel-2", "delete-1", "delete-2", "keep-1")
-	waitCount(t, sdk, ns, "WorkflowType = 'UntilDoneOrCanceled' AND ExecutionStatus = 'Running'", 7)
+	testenv.WaitCount(t, sdk, ns, "WorkflowType = 'UntilDoneOrCanceled' AND ExecutionStatus = 'Running'", 7)
 	rec := newRecorder()
 	l := newLauncher(t, dialBatch(t, ns), rec, 0)
 
@@ -97,10 +90,10 @@ func TestServerTerminateCancelDelete(t *testing.T) {
 		require.EqualValues(t, 2, p.Completed, tt.prefix)
 	}
 	for _, id := range []string{"term-1", "term-2"} {
-		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, statusOf(t, sdk, id), id)
+		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, testenv.Status(t, sdk, id), id)
 	}
 	for _, id := range []string{"cancel-1", "cancel-2"} {
-		require.Eventually(t, func() bool { return statusOf(t, sdk, id) == enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED },
+		require.Eventually(t, func() bool { return testenv.Status(t, sdk, id) == enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED },
 			30*time.Second, 50*time.Millisecond, id)
 	}
 	for _, id := range []string{"delete-1", "delete-2"} {
@@ -110,7 +103,7 @@ func TestServerTerminateCancelDelete(t *testing.T) {
 			return errors.As(err, &notFound)
 		}, 30*time.Second, 50*time.Millisecond, "%s was not deleted", id)
 	}
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, statusOf(t, sdk, "keep-1"))
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, testenv.Status(t, sdk, "keep-1"))
 }
 
 // A BuildId reset resets the workflows a given build processed, to the first
@@ -128,8 +121,8 @@ func TestServerResetByBuildID(t *testing.T) {
 	// Only build-a gets a task processed by the bad build.
 	require.NoError(t, sdk.SignalWorkflow(context.Background(), "build-a", "", "poke", nil))
 	require.Eventually(t, func() bool { return processedBy(t, sdk, "build-a", "build-bad") }, 30*time.Second, 50*time.Millisecond)
-	before := map[string]string{"build-a": currentRun(t, sdk, "build-a"), "build-b": currentRun(t, sdk, "build-b")}
-	waitCount(t, sdk, ns, "WorkflowId STARTS_WITH 'build-' AND ExecutionStatus = 'Running'", 2)
+	before := map[string]string{"build-a": testenv.CurrentRun(t, sdk, "build-a"), "build-b": testenv.CurrentRun(t, sdk, "build-b")}
+	testenv.WaitCount(t, sdk, ns, "WorkflowId STARTS_WITH 'build-' AND ExecutionStatus = 'Running'", 2)
 
 	rec := newRecorder()
 	l := newLauncher(t, dialBatch(t, ns), rec, 0)
@@ -137,25 +130,15 @@ func TestServerResetByBuildID(t *testing.T) {
 		Query: "WorkflowId STARTS_WITH 'build-' AND ExecutionStatus = 'Running'",
 		Op:    batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "build-bad"})})
 
-	require.Eventually(t, func() bool { return currentRun(t, sdk, "build-a") != before["build-a"] }, 30*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { return testenv.CurrentRun(t, sdk, "build-a") != before["build-a"] }, 30*time.Second, 50*time.Millisecond,
 		"build-a, processed by the bad build, was not reset")
-	require.Equal(t, before["build-b"], currentRun(t, sdk, "build-b"), "build-b never ran on the bad build")
-}
-
-func currentRun(t *testing.T, c client.Client, id string) string {
-	t.Helper()
-	desc, err := c.DescribeWorkflow(context.Background(), id, "")
-	require.NoError(t, err)
-	return desc.WorkflowExecution.RunID
+	require.Equal(t, before["build-b"], testenv.CurrentRun(t, sdk, "build-b"), "build-b never ran on the bad build")
 }
 
 // processedBy reports whether a workflow task of the workflow was completed by buildID.
 func processedBy(t *testing.T, c client.Client, id, buildID string) bool {
 	t.Helper()
-	iter := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
+	for _, ev := range testenv.History(t, c, id, "") {
 		attrs := ev.GetWorkflowTaskCompletedEventAttributes()
 		if attrs != nil && (attrs.GetWorkerVersion().GetBuildId() == buildID || attrs.GetBinaryChecksum() == buildID) {
 			return true

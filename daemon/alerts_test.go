@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // The alerts example end to end: Alertmanager posts its webhook to the
@@ -20,9 +22,9 @@ func TestAlertmanagerWebhookSignalsTenantWorkflows(t *testing.T) {
 	natsSrv := runNATS(t)
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
-	targets := startFlagWorkflows(t, c, "alerts", "api-server", 2)
-	others := startFlagWorkflows(t, c, "alerts", "web", 1)
-	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
+	targets := testenv.StartFlagWorkflows(t, c, "alerts", "api-server", 2)
+	others := testenv.StartFlagWorkflows(t, c, "alerts", "web", 1)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
 
 	cfg := shippedConfig(t, "../examples/alerts/batchwire.yaml", natsSrv.ClientURL(), ns)
 	d, reg := startDaemon(t, cfg)
@@ -47,7 +49,7 @@ func TestAlertmanagerWebhookSignalsTenantWorkflows(t *testing.T) {
 		}, 30*time.Second, 100*time.Millisecond, id)
 	}
 	for _, id := range others {
-		require.Empty(t, signalsIn(t, c, id), id)
+		require.Empty(t, testenv.Signals(t, c, id), id)
 	}
 
 	resp, err := http.Post(url, "application/json", bytes.NewReader([]byte(`{"version":"4",`)))

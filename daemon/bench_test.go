@@ -19,8 +19,8 @@ func BenchmarkBurst20(b *testing.B) {
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
 	tenant := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	ids := startFlagWorkflows(t, c, "bench", tenant, targets)
-	waitVisible(t, c, ns, fmt.Sprintf("Tenant = '%s'", tenant), targets)
+	ids := testenv.StartFlagWorkflows(t, c, "bench", tenant, targets)
+	testenv.WaitCount(t, c, ns, fmt.Sprintf("Tenant = '%s'", tenant), targets)
 	query := fmt.Sprintf("WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant = '%s'", tenant)
 	applied := func() int { return queryFlags(t, c, ids[0]).Applied }
 

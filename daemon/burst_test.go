@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // A burst of 20 signal events, each targeting the same 5 workflows, sent
@@ -23,9 +25,9 @@ func testBurst(t *testing.T, engine string) {
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
 	tenant := "burst-" + engine
-	ids := startFlagWorkflows(t, c, ns, tenant, targets)
-	bystanders := startFlagWorkflows(t, c, ns, tenant+"-other", 2)
-	waitVisible(t, c, ns, fmt.Sprintf("WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant IN ('%s', '%s-other')", tenant, tenant), targets+2)
+	ids := testenv.StartFlagWorkflows(t, c, ns, tenant, targets)
+	bystanders := testenv.StartFlagWorkflows(t, c, ns, tenant+"-other", 2)
+	testenv.WaitCount(t, c, ns, fmt.Sprintf("WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant IN ('%s', '%s-other')", tenant, tenant), targets+2)
 
 	raw := fmt.Sprintf(`
 temporal: {address: %q, namespace: %q, poll_interval: 100ms}
@@ -56,9 +58,9 @@ rules:
 	require.Less(t, time.Since(start), time.Second, "the burst was sent within one second")
 
 	for _, id := range ids {
-		require.Eventually(t, func() bool { return len(signalsIn(t, c, id)) >= events }, 120*time.Second, 200*time.Millisecond,
+		require.Eventually(t, func() bool { return len(testenv.Signals(t, c, id)) >= events }, 120*time.Second, 200*time.Millisecond,
 			"workflow %s did not get all %d signals", id, events)
-		require.Len(t, signalsIn(t, c, id), events, "workflow %s: no signal doubled", id)
+		require.Len(t, testenv.Signals(t, c, id), events, "workflow %s: no signal doubled", id)
 		// The history holds the signals before the workflow has processed them all.
 		require.Eventually(t, func() bool { return queryFlags(t, c, id).Applied == events }, 30*time.Second, 100*time.Millisecond)
 		state := queryFlags(t, c, id)
@@ -67,7 +69,7 @@ rules:
 		}
 	}
 	for _, id := range bystanders {
-		require.Empty(t, signalsIn(t, c, id), "bystander %s", id)
+		require.Empty(t, testenv.Signals(t, c, id), "bystander %s", id)
 	}
 	require.Equal(t, float64(events), metricValue(t, reg, "batchwire_batch_jobs_started_total",
 		map[string]string{"rule": "burst", "operation": "signal"}))

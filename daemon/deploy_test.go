@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/batchwire/batchwire/examples/worker/flags"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // The deploy example end to end: a CDEvents service.rolledback event on
@@ -36,7 +37,7 @@ func TestDeployRollbackResetsWorkflowsOfTheBadArtifact(t *testing.T) {
 	startFlagWorker(t, c)
 	bad := startDeployed(t, c, "on-bad", cd.Subject.Content.ArtifactID, 2)
 	good := startDeployed(t, c, "on-good", "pkg:oci/myapp@sha256%3Agood", 2)
-	waitVisible(t, c, ns, "ExecutionStatus = 'Running' AND WorkflowType = 'FlagWorkflow'", 4)
+	testenv.WaitCount(t, c, ns, "ExecutionStatus = 'Running' AND WorkflowType = 'FlagWorkflow'", 4)
 
 	cfg := shippedConfig(t, "../examples/deploy/batchwire.yaml", natsSrv.ClientURL(), ns)
 	_, reg := startDaemon(t, cfg)
@@ -59,13 +60,13 @@ func TestDeployRollbackResetsWorkflowsOfTheBadArtifact(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 
 	for id, run := range bad {
-		require.Eventually(t, func() bool { return currentRun(t, c, id) != run }, 60*time.Second, 100*time.Millisecond,
+		require.Eventually(t, func() bool { return testenv.CurrentRun(t, c, id) != run }, 60*time.Second, 100*time.Millisecond,
 			"%s was not reset", id)
 	}
 	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_batch_jobs_started_total",
 		map[string]string{"rule": "reset-after-bad-rollout", "operation": "reset"}))
 	for id, run := range good {
-		require.Equal(t, run, currentRun(t, c, id), "%s started on a good artifact and must not be reset", id)
+		require.Equal(t, run, testenv.CurrentRun(t, c, id), "%s started on a good artifact and must not be reset", id)
 	}
 }
 
@@ -84,11 +85,4 @@ func startDeployed(t *testing.T, c client.Client, prefix, artifact string, n int
 		runs[id] = run.GetRunID()
 	}
 	return runs
-}
-
-func currentRun(t *testing.T, c client.Client, workflowID string) string {
-	t.Helper()
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
-	require.NoError(t, err)
-	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }

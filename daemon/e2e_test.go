@@ -15,6 +15,7 @@ import (
 
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/examples/worker/flags"
+	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/batchwire/batchwire/rules"
 )
 
@@ -64,9 +65,9 @@ func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
 	// The Flipt payload's namespace_key is "default": those are the targets.
-	targets := startFlagWorkflows(t, c, "broadcast", "default", 3)
-	others := startFlagWorkflows(t, c, "broadcast", "other", 2)
-	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 5)
+	targets := testenv.StartFlagWorkflows(t, c, "broadcast", "default", 3)
+	others := testenv.StartFlagWorkflows(t, c, "broadcast", "other", 2)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 5)
 
 	cfg := exampleConfig(t, natsSrv.ClientURL(), ns)
 	_, reg := startDaemon(t, cfg)
@@ -85,13 +86,13 @@ func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
 	}, 60*time.Second, 100*time.Millisecond, "batch job did not complete")
 
 	for _, id := range targets {
-		require.Equal(t, []string{flags.SignalName}, signalsIn(t, c, id), "target %s", id)
+		require.Equal(t, []string{flags.SignalName}, testenv.SignalNames(t, c, id), "target %s", id)
 		// The signal is in the history before the workflow has processed it.
 		require.Eventually(t, func() bool { return queryFlags(t, c, id).Applied == 1 }, 30*time.Second, 50*time.Millisecond)
 		require.Equal(t, true, queryFlags(t, c, id).Flags["maintenance-mode"], "target %s", id)
 	}
 	for _, id := range others {
-		require.Empty(t, signalsIn(t, c, id), "non-target %s got a signal", id)
+		require.Empty(t, testenv.Signals(t, c, id), "non-target %s got a signal", id)
 	}
 
 	job := map[string]string{"job_id": jobID}
@@ -111,7 +112,7 @@ func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_batch_jobs_started_total", map[string]string{"rule": rule, "operation": "signal"}))
 	for _, id := range targets {
-		require.Len(t, signalsIn(t, c, id), 1, "target %s signalled twice", id)
+		require.Len(t, testenv.Signals(t, c, id), 1, "target %s signalled twice", id)
 	}
 }
 
@@ -120,7 +121,7 @@ func TestRunFailsClearlyWhenTemporalUnreachable(t *testing.T) {
 	cfg := exampleConfig(t, natsSrv.ClientURL(), "e2e-misc")
 	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
 	cfg.Temporal.DialTimeout = config.Duration(2 * time.Second)
-	d, err := New(Options{Config: cfg, Logger: testLogger(t)})
+	d, err := New(Options{Config: cfg, Logger: testenv.Logger(t)})
 	require.NoError(t, err)
 	start := time.Now()
 	err = d.Run(context.Background())

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // alertRuleConfig is a daemon config whose one rule signals the FlagWorkflows
@@ -104,8 +105,8 @@ func newGuardEnv(t testing.TB, ns, guards string, paused bool, clock *fakeClock)
 	natsSrv := runNATS(t)
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
-	ids := startFlagWorkflows(t, c, ns, "api-server", 3)
-	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
+	ids := testenv.StartFlagWorkflows(t, c, ns, "api-server", 3)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
 	dataDir := t.TempDir()
 	path, cfg := writeConfig(t, t.TempDir(), alertRuleConfig(natsSrv.ClientURL(), ns, dataDir, guards, paused))
 	opts := Options{Config: cfg, ConfigPath: path}
@@ -114,7 +115,7 @@ func newGuardEnv(t testing.TB, ns, guards string, paused bool, clock *fakeClock)
 	}
 	d, reg := startDaemonWith(t, opts)
 	env := &guardEnv{ns: ns, nats: natsSrv.ClientURL(), dataDir: dataDir, path: path, d: d, reg: reg, ids: ids,
-		signal: func(id string) int { return len(signalsIn(t, c, id)) }}
+		signal: func(id string) int { return len(testenv.Signals(t, c, id)) }}
 	return env
 }
 

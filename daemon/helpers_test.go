@@ -2,9 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -14,9 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/batchwire/batchwire/config"
@@ -50,44 +45,6 @@ func startFlagWorker(t testing.TB, c client.Client) {
 	t.Cleanup(w.Stop)
 }
 
-// startFlagWorkflows starts n FlagWorkflows of a tenant and returns their ids.
-func startFlagWorkflows(t testing.TB, c client.Client, prefix, tenant string, n int) []string {
-	t.Helper()
-	ids := make([]string, 0, n)
-	for i := 1; i <= n; i++ {
-		id := fmt.Sprintf("%s-%s-%d", prefix, tenant, i)
-		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-			ID: id, TaskQueue: flags.TaskQueue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(flags.TenantAttribute.ValueSet(tenant)),
-		}, flags.WorkflowName, flags.Params{Tenant: tenant})
-		require.NoError(t, err)
-		ids = append(ids, id)
-	}
-	return ids
-}
-
-// waitVisible polls visibility until the query counts want executions, since
-// visibility lags writes.
-func waitVisible(t testing.TB, c client.Client, namespace, query string, want int64) {
-	t.Helper()
-	testenv.WaitCount(t, c, namespace, query, want)
-}
-
-// signalsIn returns the names of the signals in a workflow's history.
-func signalsIn(t testing.TB, c client.Client, workflowID string) []string {
-	t.Helper()
-	var names []string
-	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		if attrs := ev.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
-			names = append(names, attrs.GetSignalName())
-		}
-	}
-	return names
-}
-
 // startDaemon runs a daemon until the test ends and waits until it is ready.
 func startDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registry) {
 	t.Helper()
@@ -98,7 +55,7 @@ func startDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registr
 func newTestDaemon(t testing.TB, cfg *config.Config) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	d, err := New(Options{Config: cfg, Registry: reg, Logger: testLogger(t)})
+	d, err := New(Options{Config: cfg, Registry: reg, Logger: testenv.Logger(t)})
 	require.NoError(t, err)
 	return d, reg
 }
@@ -116,7 +73,7 @@ func startDaemonWith(t testing.TB, opts Options) (*Daemon, *prometheus.Registry)
 func runDaemon(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts.Registry, opts.Logger = reg, testLogger(t)
+	opts.Registry, opts.Logger = reg, testenv.Logger(t)
 	d, err := New(opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,21 +89,6 @@ func runDaemon(t testing.TB, opts Options) (*Daemon, *prometheus.Registry) {
 		}
 	})
 	return d, reg
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	if _, bench := t.(*testing.B); bench {
-		// Per-job logs would drown the benchmark figures.
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
 }
 
 // metricValue reads one series from the registry; a series that does not

@@ -19,8 +19,8 @@ func TestJetStreamEventSurvivesTemporalOutage(t *testing.T) {
 	natsSrv := runNATS(t)
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
-	ids := startFlagWorkflows(t, c, "outage", "outage", 2)
-	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant = 'outage'", 2)
+	ids := testenv.StartFlagWorkflows(t, c, "outage", "outage", 2)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running' AND Tenant = 'outage'", 2)
 
 	proxy := testenv.StartProxy(t, temporalHostPort)
 	raw := fmt.Sprintf(`
@@ -68,6 +68,6 @@ rules:
 		return metricValue(t, reg, "batchwire_batch_jobs_started_total", map[string]string{"rule": "outage", "operation": "signal"}) == 1
 	}, 60*time.Second, 100*time.Millisecond, "the event did not launch once Temporal was back")
 	for _, id := range ids {
-		require.Eventually(t, func() bool { return len(signalsIn(t, c, id)) == 1 }, 30*time.Second, 100*time.Millisecond, id)
+		require.Eventually(t, func() bool { return len(testenv.Signals(t, c, id)) == 1 }, 30*time.Second, 100*time.Millisecond, id)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // The webhook example end to end: Flipt (signed) and Unleash post their real
@@ -22,9 +24,9 @@ func TestFlagServiceWebhooksSignalTenantWorkflows(t *testing.T) {
 	natsSrv := runNATS(t)
 	c := dialTemporal(t, ns)
 	startFlagWorker(t, c)
-	targets := startFlagWorkflows(t, c, "hooks", "default", 2)
-	others := startFlagWorkflows(t, c, "hooks", "other", 1)
-	waitVisible(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
+	targets := testenv.StartFlagWorkflows(t, c, "hooks", "default", 2)
+	others := testenv.StartFlagWorkflows(t, c, "hooks", "other", 1)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND ExecutionStatus = 'Running'", 3)
 	d, reg := startDaemon(t, shippedConfig(t, "../examples/flags/webhooks.yaml", natsSrv.ClientURL(), ns))
 	base := "http://" + d.HTTPAddr()
 
@@ -42,7 +44,7 @@ func TestFlagServiceWebhooksSignalTenantWorkflows(t *testing.T) {
 		}, 30*time.Second, 100*time.Millisecond, "%s: %+v", id, queryFlags(t, c, id))
 	}
 	for _, id := range others {
-		require.Empty(t, signalsIn(t, c, id), id)
+		require.Empty(t, testenv.Signals(t, c, id), id)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -186,7 +185,7 @@ func startTenants(t *testing.T, c client.Client, corpus []injectionCase) []strin
 		owners[i] = id
 	}
 	// Visibility lags writes: wait until every execution is counted.
-	waitCount(t, c, "WorkflowType = 'FlagWorkflow'", int64(started))
+	testenv.WaitCount(t, c, injectionNamespace, "WorkflowType = 'FlagWorkflow'", int64(started))
 	return owners
 }
 
@@ -250,17 +249,6 @@ func listIDs(t *testing.T, c client.Client, query string) []string {
 			return ids
 		}
 	}
-}
-
-func waitCount(t *testing.T, c client.Client, query string, want int64) {
-	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: injectionNamespace, Query: query,
-		})
-		require.NoError(ct, err)
-		require.Equal(ct, want, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond)
 }
 
 // literalOf returns the Tenant literal of a rendered query, for the log.

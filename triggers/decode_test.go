@@ -10,6 +10,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 const (
@@ -60,7 +62,7 @@ func binaryMsg(t *testing.T, rename func(string) string, edit func(nats.Header))
 func keepCase(key string) string { return key }
 
 func TestDecodeNATS(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	structured := readHTTPFixture(t, structuredFixture)
 
 	tests := []struct {

@@ -9,12 +9,12 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
-// errSettled is returned by a second Ack, Nak or Term of one delivery.
+// errSettled is returned by a second Ack or Nak of one delivery.
 var errSettled = errors.New("delivery already settled")
 
 // Delivery is one decoded, validated event and the callbacks that settle it
-// with its source. The daemon calls exactly one of Ack, Nak and Term per
-// delivery, once the decision about the event is final. A second settlement
+// with its source. The daemon calls exactly one of Ack and Nak per delivery,
+// once the decision about the event is final. A second settlement
 // returns an error and does nothing; a settlement that itself fails (the
 // server did not confirm) leaves the delivery unsettled, so it may be tried
 // again.
@@ -22,7 +22,7 @@ var errSettled = errors.New("delivery already settled")
 // What settling means depends on the source: JetStream (at-least-once)
 // redelivers on Nak and dead-letters after the last allowed delivery; core
 // NATS (at-most-once) redelivers a Nak'd event from memory only, and its Ack
-// and Term do nothing.
+// does nothing.
 type Delivery struct {
 	Trigger string
 	Event   *cloudevents.Event
@@ -34,8 +34,6 @@ type Delivery struct {
 	// Nak tries this event again after delay; cause says why, and is recorded
 	// with the event if this was its last allowed delivery.
 	Nak func(delay time.Duration, cause error) error
-	// Term gives up on the event for good; it will not be redelivered.
-	Term func() error
 	// InProgress, when set, tells the source that the decision is still being
 	// made, so it does not redeliver the event; call it more often than
 	// AckWait while a launch waits, for example, in its namespace queue.
@@ -76,20 +74,16 @@ func (s *settlement) settle(f func() error) error {
 
 // settleOnce wraps a source's settling callbacks so that only the first
 // successful one takes effect.
-func settleOnce(ack func() error, nak func(time.Duration, error) error, term func() error) (
-	func() error, func(time.Duration, error) error, func() error,
-) {
+func settleOnce(ack func() error, nak func(time.Duration, error) error) (func() error, func(time.Duration, error) error) {
 	s := &settlement{}
 	return func() error { return s.settle(ack) },
 		func(delay time.Duration, cause error) error {
 			return s.settle(func() error { return nak(delay, cause) })
-		},
-		func() error { return s.settle(term) }
+		}
 }
 
-// Settling callbacks for sources that cannot redeliver (at-most-once).
-func noopAck() error  { return nil }
-func noopTerm() error { return nil }
+// noopAck is the Ack of a source that cannot redeliver (at-most-once).
+func noopAck() error { return nil }
 
 // started is closed once a source takes events, so a caller can tell a
 // subscription that exists on the server from one still on its way there:

@@ -1,5 +1,5 @@
 // Package triggers turns event sources into a stream of Deliveries, each a
-// validated CloudEvent with Ack, Nak and Term callbacks whose meaning depends
+// validated CloudEvent with Ack and Nak callbacks whose meaning depends
 // on the source's delivery guarantee: core NATS (at-most-once), JetStream
 // (at-least-once, dead letters) and HTTP (CloudEvents, Alertmanager webhooks,
 // mapped JSON webhooks; the answer waits for the decision). It also starts the

@@ -32,7 +32,7 @@ type decodeRequest func(r *http.Request, body []byte) ([]*cloudevents.Event, err
 // event by CEL expressions.
 //
 // HTTP delivery is the sender's: a request is answered 202 only once every
-// event it carried was acked (or termed: accepted but dropped), and 503 with
+// event it carried was acked, and 503 with
 // Retry-After when any was nak'ed or no decision came within the timeout, so
 // the sender re-sends the whole request. Events already decided then come
 // again with the same id, and the daemon's job ids make them no-ops. A

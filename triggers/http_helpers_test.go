@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // fixtureDir finds a directory of the shared test data, whether it sits in
@@ -149,7 +150,7 @@ func httpTrigger(name, format string, edit func(*config.HTTPTrigger)) config.Tri
 // startSource builds the source and runs it until the test ends.
 func startSource(t *testing.T, trigger config.Trigger, rec *recorder) *HTTPSource {
 	t.Helper()
-	return startSourceLogged(t, trigger, rec, testLogger(t))
+	return startSourceLogged(t, trigger, rec, testenv.Logger(t))
 }
 
 func startSourceLogged(t *testing.T, trigger config.Trigger, rec *recorder, logger *slog.Logger) *HTTPSource {
@@ -220,17 +221,6 @@ func editJSON(t *testing.T, raw []byte, edit func(map[string]any)) []byte {
 	out, err := json.Marshal(body)
 	require.NoError(t, err)
 	return out
-}
-
-// debugLogger logs every level to the test output and keeps the text, so a
-// test can assert what was (or was not) logged.
-func debugLogger(t *testing.T) (*slog.Logger, func() string) {
-	t.Helper()
-	w := &testWriter{out: t.Output()}
-	t.Cleanup(w.close)
-	var kept lockedBuffer
-	handler := slog.NewTextHandler(io.MultiWriter(w, &kept), &slog.HandlerOptions{Level: slog.LevelDebug})
-	return slog.New(handler), kept.String
 }
 
 // requireRejected checks a request refused as a whole: the status, an error

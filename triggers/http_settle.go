@@ -18,7 +18,6 @@ type httpSettlementKind int
 const (
 	settledAck httpSettlementKind = iota
 	settledNak
-	settledTerm
 )
 
 // httpSettlement is one event's settlement, sent back to the waiting request.
@@ -32,7 +31,6 @@ type httpSettlement struct {
 type httpOutcome struct {
 	events  int
 	acked   int
-	termed  int
 	naked   int
 	pending int // not handed to the handler, or not settled in time
 	// retryAfter is the largest Nak delay.
@@ -88,12 +86,11 @@ func (s *HTTPSource) delivery(ev *cloudevents.Event, results chan<- httpSettleme
 	report := func(r httpSettlement) func() error {
 		return func() error { results <- r; return nil }
 	}
-	ack, nak, term := settleOnce(
+	ack, nak := settleOnce(
 		report(httpSettlement{kind: settledAck}),
 		func(delay time.Duration, cause error) error {
 			return report(httpSettlement{kind: settledNak, delay: delay, cause: cause})()
 		},
-		report(httpSettlement{kind: settledTerm}),
 	)
 	return Delivery{
 		Trigger: s.trigger.Name,
@@ -101,7 +98,6 @@ func (s *HTTPSource) delivery(ev *cloudevents.Event, results chan<- httpSettleme
 		Attempt: 1,
 		Ack:     ack,
 		Nak:     nak,
-		Term:    term,
 		AckWait: s.cfg.Timeout.Std(),
 	}
 }
@@ -110,8 +106,6 @@ func (o *httpOutcome) add(r httpSettlement) {
 	switch r.kind {
 	case settledAck:
 		o.acked++
-	case settledTerm:
-		o.termed++
 	case settledNak:
 		o.naked++
 		o.retryAfter = max(o.retryAfter, r.delay)
@@ -121,30 +115,23 @@ func (o *httpOutcome) add(r httpSettlement) {
 	}
 }
 
-func (o *httpOutcome) settled() int { return o.acked + o.termed + o.naked }
+func (o *httpOutcome) settled() int { return o.acked + o.naked }
 
 // httpReply is the JSON body of every answer.
 type httpReply struct {
-	// Accepted counts events acked or termed; Dropped is the termed part.
+	// Accepted counts events acked.
 	Accepted int `json:"accepted"`
-	Dropped  int `json:"dropped,omitempty"`
 	// Retry counts events nak'ed, Pending those with no decision in time.
 	Retry   int    `json:"retry,omitempty"`
 	Pending int    `json:"pending,omitempty"`
-	Message string `json:"message,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
 
 // respond answers 202 only when every event has a final decision; anything
 // else asks the sender to re-send the whole request.
 func (s *HTTPSource) respond(w http.ResponseWriter, o httpOutcome) {
-	reply := httpReply{Accepted: o.acked + o.termed, Dropped: o.termed, Retry: o.naked, Pending: o.pending}
+	reply := httpReply{Accepted: o.acked, Retry: o.naked, Pending: o.pending}
 	if o.naked == 0 && o.pending == 0 {
-		if o.termed > 0 {
-			reply.Message = fmt.Sprintf("%d of %d events accepted but dropped: no action will be taken for them, "+
-				"and re-sending them will not change that", o.termed, o.events)
-			s.logger.Warn("request accepted with events dropped", "events", o.events, "dropped", o.termed)
-		}
 		writeReply(w, http.StatusAccepted, reply)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // The conformance requests are replayed byte for byte against a real server
@@ -138,7 +139,7 @@ func TestHTTPRequestChecks(t *testing.T) {
 func TestHTTPNotRunning(t *testing.T) {
 	body := readRequestFixture(t, "cloudevents", structuredFixture).body
 	rec := &recorder{}
-	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testLogger(t))
+	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testenv.Logger(t))
 	require.NoError(t, err)
 
 	requireUnavailable := func(stage string) {
@@ -195,13 +196,6 @@ func TestHTTPSettlement(t *testing.T) {
 			http.StatusServiceUnavailable, "2", httpReply{Accepted: 2, Retry: 1}},
 		{"nak without delay", 0, nakSecond(0),
 			http.StatusServiceUnavailable, "1", httpReply{Accepted: 2, Retry: 1}},
-		{"one termed", 0, func(d Delivery) {
-			if d.Event.ID() == "id3" {
-				_ = d.Term()
-				return
-			}
-			_ = d.Ack()
-		}, http.StatusAccepted, "", httpReply{Accepted: 3, Dropped: 1}},
 		{"never settled", 100 * time.Millisecond, func(Delivery) {},
 			http.StatusServiceUnavailable, "1", httpReply{Pending: 3}},
 		{"one never settled", 100 * time.Millisecond, func(d Delivery) {
@@ -224,12 +218,9 @@ func TestHTTPSettlement(t *testing.T) {
 			require.Equal(t, tt.status, rr.Code, rr.Body.String())
 			require.Equal(t, tt.retryAfter, rr.Header().Get("Retry-After"))
 			reply := decodeReply(t, rr.Body)
-			require.Equal(t, tt.reply, httpReply{Accepted: reply.Accepted, Dropped: reply.Dropped, Retry: reply.Retry, Pending: reply.Pending})
+			require.Equal(t, tt.reply, httpReply{Accepted: reply.Accepted, Retry: reply.Retry, Pending: reply.Pending})
 			if tt.status == http.StatusServiceUnavailable {
 				require.Contains(t, reply.Error, "re-send the request after "+tt.retryAfter+"s")
-			}
-			if tt.reply.Dropped > 0 {
-				require.Contains(t, reply.Message, "1 of 3 events accepted but dropped")
 			}
 			if tt.timeout > 0 {
 				require.GreaterOrEqual(t, time.Since(started), tt.timeout, "waits for the timeout")
@@ -253,7 +244,7 @@ func TestHTTPLateSettlement(t *testing.T) {
 	require.Len(t, handled, 1)
 	require.NoError(t, handled[0].Ack())
 	require.ErrorIs(t, handled[0].Nak(time.Second, nil), errSettled)
-	require.ErrorIs(t, handled[0].Term(), errSettled)
+	require.ErrorIs(t, handled[0].Ack(), errSettled)
 }
 
 // Concurrent requests reach the handler one at a time, each request's events
@@ -301,7 +292,7 @@ func TestHTTPRunWaitsForHandler(t *testing.T) {
 		<-release
 		_ = d.Ack()
 	}
-	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testLogger(t))
+	src, err := NewHTTPSource(httpTrigger("ce", "cloudevents", nil), testenv.Logger(t))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -332,7 +323,7 @@ func TestNewHTTPSourceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewHTTPSource(tt.trigger, testLogger(t))
+			_, err := NewHTTPSource(tt.trigger, testenv.Logger(t))
 			require.ErrorContains(t, err, tt.want)
 		})
 	}

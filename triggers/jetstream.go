@@ -33,7 +33,7 @@ const (
 // a durable pull consumer, at least once: a message comes back until it is
 // settled. Ack confirms it with the server before returning; Nak redelivers it
 // after the delay, and on its last allowed delivery (MaxDeliver) publishes it
-// to the dead-letter subject with the cause and terms it; Term drops it.
+// to the dead-letter subject with the cause and terms it.
 // A message the handler leaves unsettled comes back after AckWait; if that was
 // its last delivery the server drops it without a dead letter.
 type JetStreamSource struct {

@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // deadLetterReader returns the next dead letter, however it was stored.
@@ -53,11 +55,11 @@ var deadLetterTargets = []struct {
 func TestJetStreamSourceDeadLettersAfterMaxDeliver(t *testing.T) {
 	for _, target := range deadLetterTargets {
 		t.Run(target.name, func(t *testing.T) {
-			nc := connect(t, runServer(t))
+			nc := connect(t, testenv.RunNATS(t))
 			js, err := jetstream.New(nc)
 			require.NoError(t, err)
 			readDeadLetter := target.reader(t, nc, js)
-			h := startJetStream(t, nc, jsTrigger(2), testLogger(t))
+			h := startJetStream(t, nc, jsTrigger(2), testenv.Logger(t))
 
 			original := binaryMsg(t, keepCase, func(h nats.Header) {
 				h["ce-id"] = []string{"evt-doomed"}
@@ -92,9 +94,9 @@ func TestJetStreamSourceDeadLettersAfterMaxDeliver(t *testing.T) {
 }
 
 func TestJetStreamSourceDeadLettersMalformedAtOnce(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	readDeadLetter := coreDeadLetters(t, nc, nil)
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 
 	h.publish(&nats.Msg{Subject: "deploy.payments", Data: []byte("deploy rolled back")})
 	err := receiveWithin(t, h.invalids, "invalid callback")
@@ -143,9 +145,9 @@ func TestErrorHeader(t *testing.T) {
 // that hung or crashed) is not lost silently: the server's max-deliveries
 // advisory makes the source dead-letter it.
 func TestJetStreamSourceDeadLettersTimedOutLastDelivery(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	readDeadLetter := coreDeadLetters(t, nc, nil)
-	h := startJetStream(t, nc, jsTrigger(1), testLogger(t))
+	h := startJetStream(t, nc, jsTrigger(1), testenv.Logger(t))
 	msg := eventMsg(t, "deploy.payments", "evt-hung")
 	h.publish(msg)
 

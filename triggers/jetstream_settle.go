@@ -55,10 +55,9 @@ func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, 
 		r.reject(m, err, invalid)
 		return
 	}
-	ack, nak, term := settleOnce(
+	ack, nak := settleOnce(
 		func() error { return r.ack(m) },
 		func(delay time.Duration, cause error) error { return r.nak(m, delay, cause) },
-		func() error { return r.term(m) },
 	)
 	handle(ctx, Delivery{
 		Trigger: r.trigger,
@@ -66,7 +65,6 @@ func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, 
 		Attempt: m.attempt(),
 		Ack:     ack,
 		Nak:     nak,
-		Term:    term,
 		// InProgress resets the server's AckWait clock for this message.
 		InProgress: func() error { return msg.InProgress() },
 		AckWait:    r.cfg.AckWait.Std(),
@@ -97,13 +95,6 @@ func (r *jsRun) nak(m jsMessage, delay time.Duration, cause error) error {
 		r.logger.Error("last delivery not dead-lettered; the server will not deliver it again",
 			"stream", m.meta.Stream, "stream_seq", m.meta.Sequence.Stream, "cause", cause, "err", err)
 		return err
-	}
-	return nil
-}
-
-func (r *jsRun) term(m jsMessage) error {
-	if err := m.msg.Term(); err != nil {
-		return fmt.Errorf("trigger %q: term stream seq %d: %w", r.trigger, m.meta.Sequence.Stream, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 const (
@@ -128,8 +129,8 @@ func eventMsg(t *testing.T, subject, id string) *nats.Msg {
 }
 
 func TestJetStreamSourceCreatesStreamAndAcks(t *testing.T) {
-	nc := connect(t, runServer(t))
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 
 	stream, err := h.js.Stream(t.Context(), jsStream)
 	require.NoError(t, err)
@@ -141,7 +142,7 @@ func TestJetStreamSourceCreatesStreamAndAcks(t *testing.T) {
 	got := h.receive("evt-1", 1)
 	require.JSONEq(t, `{"message":"Hello World!"}`, string(got.delivery.Event.Data()))
 	require.NoError(t, got.delivery.Ack())
-	require.ErrorIs(t, got.delivery.Term(), errSettled, "one settlement per delivery")
+	require.ErrorIs(t, got.delivery.Nak(0, nil), errSettled, "one settlement per delivery")
 
 	// Ack waits for the server, so the ack is recorded when it returns.
 	info, err := h.consumerInfo()
@@ -159,8 +160,8 @@ func TestJetStreamSourceCreatesStreamAndAcks(t *testing.T) {
 }
 
 func TestJetStreamSourceNakRedeliversAfterDelay(t *testing.T) {
-	nc := connect(t, runServer(t))
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 	h.publish(eventMsg(t, "deploy.payments", "evt-nak"))
 
 	first := h.receive("evt-nak", 1)
@@ -175,8 +176,8 @@ func TestJetStreamSourceNakRedeliversAfterDelay(t *testing.T) {
 }
 
 func TestJetStreamSourceRedeliversAfterAckWait(t *testing.T) {
-	nc := connect(t, runServer(t))
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 	h.publish(eventMsg(t, "deploy.payments", "evt-slow"))
 
 	first := h.receive("evt-slow", 1) // left unsettled, as by a daemon that crashed
@@ -189,17 +190,17 @@ func TestJetStreamSourceRedeliversAfterAckWait(t *testing.T) {
 
 func TestJetStreamSourceResumesAfterServerRestart(t *testing.T) {
 	storeDir := t.TempDir()
-	srv := runServerAt(t, -1, storeDir)
+	srv := testenv.RunNATSAt(t, -1, storeDir)
 	port := srv.Addr().(*net.TCPAddr).Port
 	nc := connect(t, srv, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 	h.publish(eventMsg(t, "deploy.payments", "evt-before"))
 	require.NoError(t, h.receive("evt-before", 1).delivery.Ack())
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	require.Eventually(t, func() bool { return !nc.IsConnected() }, waitFor, 10*time.Millisecond)
-	runServerAt(t, port, storeDir)
+	testenv.RunNATSAt(t, port, storeDir)
 	require.Eventually(t, nc.IsConnected, waitFor, 10*time.Millisecond, "client did not reconnect")
 
 	// JetStream may take a moment to answer after the restart; the message
@@ -222,7 +223,7 @@ func TestJetStreamSourceResumesAfterServerRestart(t *testing.T) {
 }
 
 func TestJetStreamSourceFinishesInFlightEventOnCancel(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -236,7 +237,7 @@ func TestJetStreamSourceFinishesInFlightEventOnCancel(t *testing.T) {
 		acked <- d.Ack() // settling still works after Run's context ended
 	}
 	done := make(chan error, 1)
-	go func() { done <- NewJetStreamSource(nc, jsTrigger(5), testLogger(t)).Run(ctx, handle, nil) }()
+	go func() { done <- NewJetStreamSource(nc, jsTrigger(5), testenv.Logger(t)).Run(ctx, handle, nil) }()
 	inflight := eventMsg(t, "deploy.payments", "evt-inflight")
 	inflight.Header = nats.Header{jetstream.MsgIDHeader: []string{"evt-inflight"}}
 	require.Eventually(t, func() bool {
@@ -260,7 +261,7 @@ func TestJetStreamSourceFinishesInFlightEventOnCancel(t *testing.T) {
 }
 
 func TestJetStreamSourceUsesExistingStream(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{
@@ -270,7 +271,7 @@ func TestJetStreamSourceUsesExistingStream(t *testing.T) {
 	_, err = js.Publish(t.Context(), "deploy.payments", editStructured(t, func(m map[string]any) { m["id"] = "evt-old" }))
 	require.NoError(t, err)
 
-	logger, logs := captureLogger(t)
+	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	h := startJetStream(t, nc, jsTrigger(5), logger)
 	require.NoError(t, h.receive("evt-old", 1).delivery.Ack(), "a new consumer starts at the stream's first message")
 
@@ -322,19 +323,19 @@ func TestJetStreamSourceRunErrors(t *testing.T) {
 			want: `trigger "deploys": jetstream.max_deliver: must be at least 1`,
 		},
 	}
-	srv := runServer(t)
+	srv := testenv.RunNATS(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			nc := connect(t, srv)
-			err := NewJetStreamSource(nc, tc.trigger, testLogger(t)).Run(t.Context(), func(context.Context, Delivery) {}, nil)
+			err := NewJetStreamSource(nc, tc.trigger, testenv.Logger(t)).Run(t.Context(), func(context.Context, Delivery) {}, nil)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
 
 func TestJetStreamSourceReturnsWhenConnectionCloses(t *testing.T) {
-	nc := connect(t, runServer(t))
-	h := startJetStream(t, nc, jsTrigger(5), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	h := startJetStream(t, nc, jsTrigger(5), testenv.Logger(t))
 	nc.Close()
 	err := receiveWithin(t, h.done, "Run to return after close")
 	require.ErrorIs(t, err, jetstream.ErrConnectionClosed)
@@ -343,7 +344,7 @@ func TestJetStreamSourceReturnsWhenConnectionCloses(t *testing.T) {
 
 // deliver: new starts a new consumer after what the stream already holds.
 func TestJetStreamSourceDeliverNewSkipsHistory(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: jsStream, Subjects: []string{"deploy.>"}})
@@ -353,7 +354,7 @@ func TestJetStreamSourceDeliverNewSkipsHistory(t *testing.T) {
 
 	trigger := jsTrigger(5)
 	trigger.JetStream.Deliver = "new"
-	h := startJetStream(t, nc, trigger, testLogger(t))
+	h := startJetStream(t, nc, trigger, testenv.Logger(t))
 	h.publish(eventMsg(t, "deploy.payments", "evt-new"))
 	first := h.receive("evt-new", 1)
 	require.NoError(t, first.delivery.Ack())

@@ -28,8 +28,8 @@ const natsConfirmTimeout = 5 * time.Second
 // NATSSource delivers the events published on one core NATS subject.
 //
 // Core NATS is at-most-once: a message is gone once the server has pushed
-// it, whether or not batchwire acted on it. Ack and Term are therefore no-ops
-// that return nil. Nak keeps the event in memory and hands it to the handler
+// it, whether or not batchwire acted on it. Ack is therefore a no-op that
+// returns nil. Nak keeps the event in memory and hands it to the handler
 // again after the delay, at most natsMaxDeliveries times in all; those
 // redeliveries, messages buffered but not yet handled when Run stops, and
 // messages the client dropped as a slow consumer are lost. Use a JetStream
@@ -187,7 +187,7 @@ func (s *NATSSource) deliver(ctx context.Context, msg *nats.Msg, retries *retryQ
 // changes it cannot change what a redelivery sees.
 func (s *NATSSource) handleEvent(ctx context.Context, ev *cloudevents.Event, attempt int, retries *retryQueue, handle Handler) {
 	retryLater := func(delay time.Duration, cause error) error { return s.nak(retries, ev, attempt, delay, cause) }
-	ack, nak, term := settleOnce(noopAck, retryLater, noopTerm)
+	ack, nak := settleOnce(noopAck, retryLater)
 	copied := ev.Clone()
 	handle(ctx, Delivery{
 		Trigger: s.trigger.Name,
@@ -195,7 +195,6 @@ func (s *NATSSource) handleEvent(ctx context.Context, ev *cloudevents.Event, att
 		Attempt: attempt,
 		Ack:     ack,
 		Nak:     nak,
-		Term:    term,
 	})
 }
 

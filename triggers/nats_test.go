@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 const waitFor = 5 * time.Second
@@ -43,8 +45,8 @@ func requireNotStarted(t *testing.T, src *NATSSource, msg string) {
 // another connection right then reaches the source; core NATS would drop it
 // otherwise.
 func TestNATSSourceStartedMeansTheServerHasTheSubscription(t *testing.T) {
-	srv := runServer(t)
-	src := NewNATSSource(connect(t, srv), deployTrigger(""), testLogger(t))
+	srv := testenv.RunNATS(t)
+	src := NewNATSSource(connect(t, srv), deployTrigger(""), testenv.Logger(t))
 	deliveries := make(chan Delivery, 1)
 	requireNotStarted(t, src, "started before Run")
 	runSource(t, t.Context(), src, func(_ context.Context, d Delivery) { deliveries <- d }, nil)
@@ -71,14 +73,14 @@ func receiveWithin[T any](t *testing.T, ch <-chan T, what string) T {
 // says so in the log meanwhile, and then takes events published elsewhere.
 func TestNATSSourceStartsOnceTheServerIsBack(t *testing.T) {
 	storeDir := t.TempDir()
-	srv := runServerAt(t, -1, storeDir)
+	srv := testenv.RunNATSAt(t, -1, storeDir)
 	port := srv.Addr().(*net.TCPAddr).Port
 	nc := connect(t, srv, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	require.Eventually(t, func() bool { return !nc.IsConnected() }, waitFor, 10*time.Millisecond)
 
-	logger, logs := captureLogger(t)
+	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	src := NewNATSSource(nc, deployTrigger(""), logger)
 	src.confirmTimeout = 100 * time.Millisecond
 	deliveries := make(chan Delivery, 1)
@@ -88,7 +90,7 @@ func TestNATSSourceStartsOnceTheServerIsBack(t *testing.T) {
 		waitFor, 10*time.Millisecond, "no word of the unconfirmed subscription")
 	requireNotStarted(t, src, "started while the server is away")
 
-	srv = runServerAt(t, port, storeDir)
+	srv = testenv.RunNATSAt(t, port, storeDir)
 	receiveWithin(t, src.Started(), "the source to start once the server is back")
 	require.True(t, srv.GlobalAccount().SubscriptionInterest("deploy.payments"))
 	publishEvent(t, connect(t, srv), "deploy.payments", "after")
@@ -101,8 +103,8 @@ func deployTrigger(queue string) config.Trigger {
 }
 
 func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
-	nc := connect(t, runServer(t))
-	src := NewNATSSource(nc, deployTrigger(""), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	src := NewNATSSource(nc, deployTrigger(""), testenv.Logger(t))
 	require.Equal(t, "deploys", src.Name())
 
 	deliveries := make(chan Delivery, 10)
@@ -124,18 +126,14 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 	require.NoError(t, nc.PublishMsg(good1))
 	require.NoError(t, nc.PublishMsg(good2))
 
-	settle := map[string]func(Delivery) error{
-		"good-1": func(d Delivery) error { return d.Ack() },
-		"good-2": func(d Delivery) error { return d.Term() },
-	}
 	for _, wantID := range []string{"good-1", "good-2"} {
 		d := receiveWithin(t, deliveries, "delivery "+wantID)
 		require.Equal(t, "deploys", d.Trigger)
 		require.Equal(t, wantID, d.Event.ID())
 		require.Equal(t, 1, d.Attempt)
 		require.JSONEq(t, `{"message":"Hello World!"}`, string(d.Event.Data()))
-		// Core NATS cannot redeliver: Ack and Term are documented no-ops.
-		require.NoError(t, settle[wantID](d))
+		// Core NATS cannot redeliver: Ack is a documented no-op.
+		require.NoError(t, d.Ack())
 		require.ErrorIs(t, d.Nak(0, errors.New("too late")), errSettled, "one settlement per delivery")
 	}
 	bad := receiveWithin(t, invalids, "invalid callback")
@@ -147,7 +145,7 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 	require.Empty(t, invalids, "invalid must be called once")
 	require.NoError(t, nc.Flush())
 	require.Never(t, func() bool { return len(deliveries) > 0 }, 100*time.Millisecond, 10*time.Millisecond,
-		"acked and termed events must not come back")
+		"acked events must not come back")
 
 	cancel()
 	require.NoError(t, receiveWithin(t, done, "Run to return after cancel"))
@@ -155,7 +153,7 @@ func TestNATSSourceDeliversValidEventsInOrder(t *testing.T) {
 }
 
 func TestNATSSourceQueueGroupSplitsMessages(t *testing.T) {
-	nc := connect(t, runServer(t))
+	nc := connect(t, testenv.RunNATS(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
@@ -163,7 +161,7 @@ func TestNATSSourceQueueGroupSplitsMessages(t *testing.T) {
 	handle := func(_ context.Context, d Delivery) { ids <- d.Event.ID() }
 	var runs []<-chan error
 	for range 2 {
-		src := NewNATSSource(nc, deployTrigger("batchwire"), testLogger(t))
+		src := NewNATSSource(nc, deployTrigger("batchwire"), testenv.Logger(t))
 		runs = append(runs, runSource(t, ctx, src, handle, nil))
 	}
 
@@ -212,20 +210,20 @@ func TestNATSSourceRunErrors(t *testing.T) {
 			want:    "connection closed",
 		},
 	}
-	srv := runServer(t)
+	srv := testenv.RunNATS(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			nc := connect(t, srv)
 			tc.prepare(nc)
-			err := NewNATSSource(nc, tc.trigger, testLogger(t)).Run(t.Context(), func(context.Context, Delivery) {}, nil)
+			err := NewNATSSource(nc, tc.trigger, testenv.Logger(t)).Run(t.Context(), func(context.Context, Delivery) {}, nil)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
 
 func TestNATSSourceReturnsWhenConnectionCloses(t *testing.T) {
-	nc := connect(t, runServer(t))
-	src := NewNATSSource(nc, deployTrigger(""), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	src := NewNATSSource(nc, deployTrigger(""), testenv.Logger(t))
 	done := runSource(t, t.Context(), src, func(context.Context, Delivery) {}, nil)
 
 	nc.Close()
@@ -247,8 +245,8 @@ func publishEvent(t *testing.T, nc *nats.Conn, subject, id string) {
 }
 
 func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
-	nc := connect(t, runServer(t))
-	logger, logs := captureLogger(t)
+	nc := connect(t, testenv.RunNATS(t))
+	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	src := NewNATSSource(nc, deployTrigger(""), logger)
 	const delay = 100 * time.Millisecond
 
@@ -291,8 +289,8 @@ func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
 }
 
 func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
-	nc := connect(t, runServer(t))
-	logger, logs := captureLogger(t)
+	nc := connect(t, testenv.RunNATS(t))
+	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	src := NewNATSSource(nc, deployTrigger(""), logger)
 
 	naked := make(chan Delivery, 1)
@@ -313,8 +311,8 @@ func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
 }
 
 func TestNATSSourceNakAfterHandlerReturned(t *testing.T) {
-	nc := connect(t, runServer(t))
-	src := NewNATSSource(nc, deployTrigger(""), testLogger(t))
+	nc := connect(t, testenv.RunNATS(t))
+	src := NewNATSSource(nc, deployTrigger(""), testenv.Logger(t))
 	seen := make(chan handled, 2)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

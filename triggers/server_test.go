@@ -2,12 +2,9 @@ package triggers
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,36 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// runServer starts a real nats-server for one test: random port, JetStream
-// in a temp dir, no signal handlers. It is shut down when the test ends.
-func runServer(t *testing.T) *server.Server {
-	t.Helper()
-	return runServerAt(t, server.RANDOM_PORT, t.TempDir())
-}
-
-// runServerAt starts a server on a given port and store dir, so a test can
-// restart "the same" server and keep its streams.
-func runServerAt(t *testing.T, port int, storeDir string) *server.Server {
-	t.Helper()
-	opts := &server.Options{
-		Host:      "127.0.0.1",
-		Port:      port,
-		JetStream: true,
-		StoreDir:  storeDir,
-		NoSigs:    true,
-		NoLog:     true,
-	}
-	srv, err := server.NewServer(opts)
-	require.NoError(t, err)
-	srv.Start()
-	require.True(t, srv.ReadyForConnections(10*time.Second), "nats-server not ready")
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv
-}
-
 // connect opens a client connection to srv, closed when the test ends.
 func connect(t *testing.T, srv *server.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
@@ -53,65 +20,6 @@ func connect(t *testing.T, srv *server.Server, opts ...nats.Option) *nats.Conn {
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-// testLogger writes to the test's output, shown only when a test fails or
-// with -v, so logs never pollute a passing run.
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	w := &testWriter{out: t.Output()}
-	t.Cleanup(w.close)
-	return slog.New(slog.NewTextHandler(w, nil))
-}
-
-// captureLogger is testLogger that also keeps what was logged, for tests
-// that assert a warning was given.
-func captureLogger(t *testing.T) (*slog.Logger, func() string) {
-	t.Helper()
-	w := &testWriter{out: t.Output()}
-	t.Cleanup(w.close)
-	var kept lockedBuffer
-	return slog.New(slog.NewTextHandler(io.MultiWriter(w, &kept), nil)), kept.String
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testWriter stops forwarding once its test is cleaned up: nats.go runs
-// connection callbacks (closed, disconnected) asynchronously, and one that
-// logs after the test ended would race with the testing package.
-type testWriter struct {
-	mu  sync.Mutex
-	out io.Writer
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.out == nil {
-		return len(p), nil
-	}
-	return w.out.Write(p)
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.out = nil
 }
 
 // header is one header line of a fixture, its name in the fixture's case.

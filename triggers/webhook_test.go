@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // Mappings for the feature-flag services in testdata/events.
@@ -131,7 +133,7 @@ func TestWebhookCompileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewHTTPSource(webhookTrigger(tt.mapping), testLogger(t))
+			_, err := NewHTTPSource(webhookTrigger(tt.mapping), testenv.Logger(t))
 			require.ErrorContains(t, err, `trigger "flags": `)
 			require.ErrorContains(t, err, tt.want)
 		})
@@ -177,7 +179,7 @@ func TestWebhookSignature(t *testing.T) {
 	for sourceName, signature := range sources {
 		for _, tt := range tests {
 			t.Run(sourceName+"/"+tt.name, func(t *testing.T) {
-				logger, logged := debugLogger(t)
+				logger, logged := testenv.CaptureLogger(t, slog.LevelDebug)
 				mapping := goFeatureFlagMapping
 				mapping.Signature = &signature
 				rec := &recorder{}
@@ -225,7 +227,7 @@ func TestWebhookSecretErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mapping := fliptMapping
 			mapping.Signature = &tt.signature
-			_, err := NewHTTPSource(webhookTrigger(mapping), testLogger(t))
+			_, err := NewHTTPSource(webhookTrigger(mapping), testenv.Logger(t))
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
@@ -234,7 +236,7 @@ func TestWebhookSecretErrors(t *testing.T) {
 // A secret held by a source prints as [redacted] however it is formatted.
 func TestSecretRedacted(t *testing.T) {
 	key := secret(testSecret)
-	logger, logged := debugLogger(t)
+	logger, logged := testenv.CaptureLogger(t, slog.LevelDebug)
 	logger.Info("check", "key", key, "check", &signatureCheck{header: "X", key: key})
 	require.NotContains(t, logged(), testSecret)
 	require.Contains(t, logged(), "[redacted]")

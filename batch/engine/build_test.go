@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // Workflows on two build ids, one of which a bad build touched. A BuildId or
@@ -49,14 +50,14 @@ func TestResetByBuildIDOnTwoBuilds(t *testing.T) {
 			f, runs, hit, miss := twoBuilds(t, tt.name, bad)
 			badTask := pingTaskCompleted(t, f, hit, runs[hit], bad)
 			r := runJob(t, f.home, f.spec("job-"+tt.name, batch.Reset(tt.opts)))
-			require.Equal(t, runs[miss], currentRunOf(t, f.targets, miss), "%s never ran on the bad build", miss)
+			require.Equal(t, runs[miss], testenv.CurrentRun(t, f.targets, miss), "%s never ran on the bad build", miss)
 			if tt.point == nil {
 				requireCounts(t, r, batch.StateCompleted, 2, 0, 0, 2)
-				require.Equal(t, runs[hit], currentRunOf(t, f.targets, hit), "%s has no run that continued as new", hit)
+				require.Equal(t, runs[hit], testenv.CurrentRun(t, f.targets, hit), "%s has no run that continued as new", hit)
 				return
 			}
 			requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)
-			requireResetOnce(t, f.targets, hit, runs[hit], tt.point(history(t, f.targets, hit, runs[hit]), badTask))
+			requireResetOnce(t, f.targets, hit, runs[hit], tt.point(testenv.History(t, f.targets, hit, runs[hit]), badTask))
 		})
 	}
 }
@@ -69,7 +70,7 @@ func twoBuilds(t *testing.T, name, bad string) (f fixture, runs map[string]strin
 	good := worker.New(f.targets, queue, worker.Options{BuildID: "build-good"})
 	registerTargets(good)
 	require.NoError(t, good.Start())
-	runs = startWorkflows(t, f.targets, queue, f.tenant, stepperName, ids(f.tenant, 2))
+	runs = testenv.StartWorkflows(t, f.targets, queue, stepperName, f.tenant, ids(f.tenant, 2))
 	for id, run := range runs {
 		waitIdle(t, f.targets, id, run, 9)
 	}
@@ -84,11 +85,11 @@ func twoBuilds(t *testing.T, name, bad string) (f fixture, runs map[string]strin
 	ok := assert.Eventually(t, func() bool { return completedByBuild(t, f, hit, runs[hit], bad) },
 		30*time.Second, 50*time.Millisecond, "the bad build did not process a task of %s", hit)
 	if !ok {
-		logHistory(t, history(t, f.targets, hit, runs[hit]))
+		logHistory(t, testenv.History(t, f.targets, hit, runs[hit]))
 		t.FailNow()
 	}
 	waitIdle(t, f.targets, hit, runs[hit], 13) // the ping's task completed; no task runs during the job
-	waitVisible(t, f.targets, f.query(), 2)
+	testenv.WaitCount(t, f.targets, "", f.query(), 2)
 	return f, runs, hit, miss
 }
 
@@ -105,7 +106,7 @@ func completedTasks(events []*historypb.HistoryEvent) []int64 {
 
 // completedByBuild reports whether a workflow task of the run was completed by buildID.
 func completedByBuild(t *testing.T, f fixture, id, run, buildID string) bool {
-	for _, ev := range history(t, f.targets, id, run) {
+	for _, ev := range testenv.History(t, f.targets, id, run) {
 		attrs := ev.GetWorkflowTaskCompletedEventAttributes()
 		if attrs != nil && completedBy(attrs, buildID) {
 			return true
@@ -121,7 +122,7 @@ func TestCancelAndDeleteOnTheClientEngine(t *testing.T) {
 			f := newFixture(t, "cd-"+kind)
 			hits := f.start(t, "cd-"+kind+"-hit", stepperName, 2, 9)
 			misses := f.startAs(t, "cd-"+kind+"-other", "cd-"+kind+"-miss", stepperName, 1, 9)
-			waitVisible(t, f.targets, f.query(), 2)
+			testenv.WaitCount(t, f.targets, "", f.query(), 2)
 
 			r := runJob(t, f.home, f.spec("job-cd-"+kind, batch.Operation{Kind: kind}))
 			requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
@@ -139,7 +140,7 @@ func TestCancelAndDeleteOnTheClientEngine(t *testing.T) {
 				}, 30*time.Second, 50*time.Millisecond, "%s was not deleted", id)
 			}
 			for id := range misses {
-				require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, status(t, f.targets, id), id)
+				require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, testenv.Status(t, f.targets, id), id)
 				require.False(t, cancelRequested(t, f, id), id)
 			}
 		})
@@ -147,7 +148,7 @@ func TestCancelAndDeleteOnTheClientEngine(t *testing.T) {
 }
 
 func cancelRequested(t *testing.T, f fixture, id string) bool {
-	for _, ev := range history(t, f.targets, id, "") {
+	for _, ev := range testenv.History(t, f.targets, id, "") {
 		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED {
 			return true
 		}
@@ -159,7 +160,7 @@ func cancelRequested(t *testing.T, f fixture, id string) bool {
 // after the ping signal, requiring that buildID completed it.
 func pingTaskCompleted(t *testing.T, f fixture, id, run, buildID string) int64 {
 	t.Helper()
-	events := history(t, f.targets, id, run)
+	events := testenv.History(t, f.targets, id, run)
 	signalled := false
 	for _, ev := range events {
 		if ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() == pingSignal {

@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 func TestDryRunChangesNothing(t *testing.T) {
@@ -20,10 +21,10 @@ func TestDryRunChangesNothing(t *testing.T) {
 		f.ping(t, id)
 		waitIdle(t, f.targets, id, runs[id], 13)
 	}
-	waitVisible(t, f.targets, f.query(), 3)
+	testenv.WaitCount(t, f.targets, "", f.query(), 3)
 	lengths := map[string]int{}
 	for id := range runs {
-		lengths[id] = len(history(t, f.targets, id, ""))
+		lengths[id] = len(testenv.History(t, f.targets, id, ""))
 	}
 	spec := f.spec("job-dry", resetOp(batch.ResetWorkflowExecutionSignaled))
 
@@ -42,15 +43,15 @@ func TestDryRunChangesNothing(t *testing.T) {
 	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
 
 	for id, run := range runs {
-		require.Equal(t, run, currentRunOf(t, f.targets, id), id)
-		require.Len(t, history(t, f.targets, id, ""), lengths[id], "%s: history changed", id)
+		require.Equal(t, run, testenv.CurrentRun(t, f.targets, id), id)
+		require.Len(t, testenv.History(t, f.targets, id, ""), lengths[id], "%s: history changed", id)
 	}
 }
 
 func TestStopDescribeListAndDuplicates(t *testing.T) {
 	f := newFixture(t, "stop")
 	f.start(t, "stop", stepperName, 4, stepperIdle)
-	waitVisible(t, f.targets, f.query(), 4)
+	testenv.WaitCount(t, f.targets, "", f.query(), 4)
 	spec := f.spec("job-stop", batch.Signal(pingSignal, []byte(`"slow"`)))
 	spec.RPS = 0.5 // one signal every two seconds: time to stop it mid-page
 
@@ -80,7 +81,7 @@ func TestStopDescribeListAndDuplicates(t *testing.T) {
 	require.Equal(t, int64(4), r.Total)
 	require.Equal(t, int64(signalledCount(t, f, 4)), r.Completed, "counts match the signals sent")
 	require.Less(t, r.Completed, int64(4), "stopped before the end")
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, status(t, f.home, spec.JobID))
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, testenv.Status(t, f.home, spec.JobID))
 
 	require.NoError(t, Stop(context.Background(), f.home, spec.JobID, "again"), "stopping a closed job is a no-op")
 	require.ErrorIs(t, Start(context.Background(), f.home, spec), batch.ErrAlreadyStarted, "closed duplicate")
@@ -97,7 +98,7 @@ func TestStopDescribeListAndDuplicates(t *testing.T) {
 func signalledCount(t require.TestingT, f fixture, n int) int {
 	count := 0
 	for _, id := range ids("stop", n) {
-		count += len(signalsIn(t, f.targets, id))
+		count += len(testenv.Signals(t, f.targets, id))
 	}
 	return count
 }
@@ -114,7 +115,7 @@ func TestContinueAsNewKeepsCounts(t *testing.T) {
 	r := runJob(t, f.home, spec)
 
 	requireCounts(t, r, batch.StateCompleted, pagesPerRun+1, 2, 0, pagesPerRun-1)
-	waitVisible(t, f.home, "WorkflowId = 'job-can'", 2)
+	testenv.WaitCount(t, f.home, "", "WorkflowId = 'job-can'", 2)
 	jobs, err := List(context.Background(), f.home, 100)
 	require.NoError(t, err)
 	listed := slices.DeleteFunc(jobs, func(p batch.Progress) bool { return p.JobID != spec.JobID })
@@ -131,5 +132,5 @@ func TestInvalidQueryFailsTheJob(t *testing.T) {
 	require.Equal(t, batch.StateFailed, r.State)
 	require.NotEmpty(t, r.Errors)
 	require.Contains(t, r.Errors[len(r.Errors)-1], "Tenant = ")
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, status(t, f.home, spec.JobID))
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, testenv.Status(t, f.home, spec.JobID))
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // TestResumeAfterWorkerStop is the acceptance test "stop the daemon while a
@@ -54,12 +55,12 @@ func testResume(t *testing.T, tenant, homeNamespace string, startWorker func(*te
 	home := dial(t, homeNamespace)
 	tw := startTargetWorker(t, targets, targetQueue+"-"+tenant, registerTargets)
 	t.Cleanup(tw.Stop)
-	runs := startWorkflows(t, targets, targetQueue+"-"+tenant, tenant, stepperName, ids(tenant, 6))
+	runs := testenv.StartWorkflows(t, targets, targetQueue+"-"+tenant, stepperName, tenant, ids(tenant, 6))
 	for id, run := range runs {
 		waitIdle(t, targets, id, run, stepperIdle)
 	}
 	query := fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", tenant)
-	waitVisible(t, targets, query, 6)
+	testenv.WaitCount(t, targets, "", query, 6)
 
 	stopWorker := startWorker(t, home)
 	spec := Spec{JobID: "job-" + tenant, Namespace: targetNS, Query: query, Reason: tenant + " test",
@@ -92,9 +93,7 @@ func testResume(t *testing.T, tenant, homeNamespace string, startWorker func(*te
 func resetCount(t require.TestingT, c client.Client, runs map[string]string) int {
 	n := 0
 	for id, run := range runs {
-		desc, err := c.DescribeWorkflowExecution(context.Background(), id, "")
-		require.NoError(t, err)
-		if desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() != run {
+		if testenv.CurrentRun(t, c, id) != run {
 			n++
 		}
 	}
@@ -107,7 +106,7 @@ func finalApply(t *testing.T, home client.Client, jobID string) (int32, ApplyRes
 	t.Helper()
 	var attempt int32
 	var page ApplyResult
-	for _, e := range history(t, home, jobID, "") {
+	for _, e := range testenv.History(t, home, jobID, "") {
 		if attrs := e.GetActivityTaskStartedEventAttributes(); attrs != nil {
 			attempt = attrs.GetAttempt()
 		}
@@ -148,9 +147,9 @@ func TestRepeatedCallsAreDeduplicated(t *testing.T) {
 		}
 	}
 	requireResetOnce(t, f.targets, "dedup-1", runs["dedup-1"], stepperIdle)
-	require.Len(t, signalsIn(t, f.targets, "dedup-2"), 1)
+	require.Len(t, testenv.Signals(t, f.targets, "dedup-2"), 1)
 	cancels := 0
-	for _, e := range history(t, f.targets, "dedup-3", runs["dedup-3"]) {
+	for _, e := range testenv.History(t, f.targets, "dedup-3", runs["dedup-3"]) {
 		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED {
 			cancels++
 		}

@@ -7,10 +7,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // fixture is one test's clients, workers and tenant.
@@ -31,7 +31,7 @@ func newFixture(t *testing.T, tenant string) fixture {
 // start starts n workflows of the fixture's tenant and waits until each is idle.
 func (f fixture) start(t *testing.T, prefix, name string, n, minEvents int, args ...any) map[string]string {
 	t.Helper()
-	runs := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, name, ids(prefix, n), args...)
+	runs := testenv.StartWorkflows(t, f.targets, targetQueue+"-"+f.tenant, name, f.tenant, ids(prefix, n), args...)
 	for id, run := range runs {
 		waitIdle(t, f.targets, id, run, minEvents)
 	}
@@ -54,7 +54,7 @@ func (f fixture) ping(t *testing.T, workflowID string) {
 // startAs starts n workflows of another tenant on the fixture's queue.
 func (f fixture) startAs(t *testing.T, tenant, prefix, name string, n, minEvents int, args ...any) map[string]string {
 	t.Helper()
-	runs := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, tenant, name, ids(prefix, n), args...)
+	runs := testenv.StartWorkflows(t, f.targets, targetQueue+"-"+f.tenant, name, tenant, ids(prefix, n), args...)
 	for id, run := range runs {
 		waitIdle(t, f.targets, id, run, minEvents)
 	}
@@ -65,14 +65,14 @@ func TestSignalOnlyWhatTheQuerySelects(t *testing.T) {
 	f := newFixture(t, "sig")
 	hits := f.start(t, "sig-hit", stepperName, 3, 9)
 	misses := f.startAs(t, "sig-other", "sig-miss", stepperName, 2, 9)
-	waitVisible(t, f.targets, f.query(), 3)
+	testenv.WaitCount(t, f.targets, "", f.query(), 3)
 
 	op := batch.Signal("flag_changed", []byte(`{"flag":"x","value":true}`))
 	r := runJob(t, f.home, f.spec("job-sig", op))
 
 	requireCounts(t, r, batch.StateCompleted, 3, 3, 0, 0)
 	for id := range hits {
-		signals := signalsIn(t, f.targets, id)
+		signals := testenv.Signals(t, f.targets, id)
 		require.Len(t, signals, 1, id)
 		attrs := signals[0]
 		require.Equal(t, "flag_changed", attrs.GetSignalName())
@@ -80,14 +80,14 @@ func TestSignalOnlyWhatTheQuerySelects(t *testing.T) {
 		require.Equal(t, identity("job-sig"), attrs.GetIdentity())
 	}
 	for id := range misses {
-		require.Empty(t, signalsIn(t, f.targets, id), id)
+		require.Empty(t, testenv.Signals(t, f.targets, id), id)
 	}
 }
 
 func TestTerminateSkipsExcludedIDs(t *testing.T) {
 	f := newFixture(t, "term")
 	runs := f.start(t, "term", stepperName, 4, 9)
-	waitVisible(t, f.targets, f.query(), 4)
+	testenv.WaitCount(t, f.targets, "", f.query(), 4)
 
 	spec := f.spec("job-term", batch.Terminate())
 	spec.ExcludeIDs = []string{"term-2"}
@@ -99,9 +99,9 @@ func TestTerminateSkipsExcludedIDs(t *testing.T) {
 		if id == "term-2" {
 			want = enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 		}
-		require.Equal(t, want, status(t, f.targets, id), id)
+		require.Equal(t, want, testenv.Status(t, f.targets, id), id)
 	}
-	events := history(t, f.targets, "term-1", "")
+	events := testenv.History(t, f.targets, "term-1", "")
 	last := events[len(events)-1].GetWorkflowExecutionTerminatedEventAttributes()
 	require.Equal(t, identity("job-term"), last.GetIdentity())
 	require.Equal(t, spec.Reason, last.GetReason())
@@ -117,27 +117,17 @@ func TestIncludeIDs(t *testing.T) {
 	r := runJob(t, f.home, spec)
 
 	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
-	require.Len(t, signalsIn(t, f.targets, "incl-1"), 1)
-	require.Empty(t, signalsIn(t, f.targets, "incl-2"))
-	require.Len(t, signalsIn(t, f.targets, "incl-3"), 1)
+	require.Len(t, testenv.Signals(t, f.targets, "incl-1"), 1)
+	require.Empty(t, testenv.Signals(t, f.targets, "incl-2"))
+	require.Len(t, testenv.Signals(t, f.targets, "incl-3"), 1)
 
 	// With a query, the include list narrows what the query selects.
-	waitVisible(t, f.targets, f.query(), 3)
+	testenv.WaitCount(t, f.targets, "", f.query(), 3)
 	spec.JobID, spec.Query, spec.IncludeIDs = "job-incl-query", f.query(), []string{"incl-2", "incl-missing"}
 	r = runJob(t, f.home, spec)
 	requireCounts(t, r, batch.StateCompleted, 1, 1, 0, 0)
-	require.Len(t, signalsIn(t, f.targets, "incl-2"), 1)
-	require.Len(t, signalsIn(t, f.targets, "incl-1"), 1)
-}
-
-func signalsIn(t require.TestingT, c client.Client, workflowID string) []*historypb.WorkflowExecutionSignaledEventAttributes {
-	var out []*historypb.WorkflowExecutionSignaledEventAttributes
-	for _, e := range history(t, c, workflowID, "") {
-		if attrs := e.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
-			out = append(out, attrs)
-		}
-	}
-	return out
+	require.Len(t, testenv.Signals(t, f.targets, "incl-2"), 1)
+	require.Len(t, testenv.Signals(t, f.targets, "incl-1"), 1)
 }
 
 // Engine jobs live in the engine's home namespace; a job whose query also
@@ -148,16 +138,16 @@ func TestJobNeverSelectsEngineWorkflows(t *testing.T) {
 	home := dial(t, homeNS)
 	w := startTargetWorker(t, home, targetQueue+"-self-home", registerTargets)
 	t.Cleanup(w.Stop)
-	runs := startWorkflows(t, home, targetQueue+"-self-home", "self", stepperName, ids("selfjob-target", 2))
+	runs := testenv.StartWorkflows(t, home, targetQueue+"-self-home", stepperName, "self", ids("selfjob-target", 2))
 	for id, run := range runs {
 		waitIdle(t, home, id, run, 9)
 	}
 	query := "WorkflowId STARTS_WITH 'selfjob' AND ExecutionStatus = 'Running'"
-	waitVisible(t, home, query, 2)
+	testenv.WaitCount(t, home, "", query, 2)
 	spec := Spec{JobID: "selfjob-terminate", Namespace: homeNS, Query: query, Reason: "self", Operation: batch.Terminate()}
 	r := runJob(t, f.home, spec)
 	requireCounts(t, r, batch.StateCompleted, 2, 2, 0, 0)
 	for id := range runs {
-		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, status(t, home, id), id)
+		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, testenv.Status(t, home, id), id)
 	}
 }

@@ -12,9 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -67,11 +65,7 @@ func runWorkerProcess(hostPort, namespace string) int {
 }
 
 func dial(t *testing.T, namespace string) client.Client {
-	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporalHostPort, Namespace: namespace, Logger: testenv.QuietLogger()})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
+	return testenv.Dial(t, temporalHostPort, namespace)
 }
 
 // startEngine runs an engine worker in c's namespace until the test ends.
@@ -96,21 +90,6 @@ func registerTargets(w worker.Registry) {
 	w.RegisterWorkflowWithOptions(continueOnce, workflow.RegisterOptions{Name: continueName})
 }
 
-// startWorkflows starts one workflow per id with the tenant set, and returns the run ids.
-func startWorkflows(t *testing.T, c client.Client, queue, tenant, name string, ids []string, args ...any) map[string]string {
-	t.Helper()
-	runs := map[string]string{}
-	for _, id := range ids {
-		run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-			ID: id, TaskQueue: queue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet(tenant)),
-		}, name, args...)
-		require.NoError(t, err)
-		runs[id] = run.GetRunID()
-	}
-	return runs
-}
-
 func ids(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -119,30 +98,12 @@ func ids(prefix string, n int) []string {
 	return out
 }
 
-// waitVisible polls visibility until the query counts want executions.
-func waitVisible(t *testing.T, c client.Client, query string, want int64) {
-	t.Helper()
-	testenv.WaitCount(t, c, "", query, want)
-}
-
-// history reads one run's events (the current run when runID is empty).
-func history(t require.TestingT, c client.Client, workflowID, runID string) []*historypb.HistoryEvent {
-	var events []*historypb.HistoryEvent
-	iter := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		events = append(events, ev)
-	}
-	return events
-}
-
 // waitIdle waits until a run's last event is a completed workflow task with at
 // least minEvents events, i.e. the workflow is blocked waiting.
 func waitIdle(t *testing.T, c client.Client, workflowID, runID string, minEvents int) {
 	t.Helper()
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		events := history(ct, c, workflowID, runID)
+		events := testenv.History(ct, c, workflowID, runID)
 		require.GreaterOrEqual(ct, len(events), minEvents)
 		require.Equal(ct, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, events[len(events)-1].GetEventType())
 	}, 30*time.Second, 50*time.Millisecond, "%s/%s never went idle", workflowID, runID)
@@ -165,18 +126,6 @@ func waitDone(t *testing.T, home client.Client, jobID string) Result {
 		require.True(ct, r.Done(), "state %s", r.State)
 	}, 60*time.Second, 100*time.Millisecond)
 	return r
-}
-
-func currentRunOf(t require.TestingT, c client.Client, workflowID string) string {
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
-	require.NoError(t, err)
-	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-}
-
-func status(t require.TestingT, c client.Client, workflowID string) enumspb.WorkflowExecutionStatus {
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
-	require.NoError(t, err)
-	return desc.GetWorkflowExecutionInfo().GetStatus()
 }
 
 // logHistory logs each event with its attributes, for a failure to show the
@@ -203,27 +152,14 @@ func resetEvent(events []*historypb.HistoryEvent) *historypb.HistoryEvent {
 // the current one, and that the current one was reset from base at eventID.
 func requireResetOnce(t *testing.T, c client.Client, workflowID, base string, eventID int64) {
 	t.Helper()
-	cur := currentRunOf(t, c, workflowID)
+	cur := testenv.CurrentRun(t, c, workflowID)
 	require.NotEqual(t, base, cur, "%s was not reset", workflowID)
-	ev := resetEvent(history(t, c, workflowID, cur))
+	ev := resetEvent(testenv.History(t, c, workflowID, cur))
 	require.NotNil(t, ev, "%s: current run has no reset event", workflowID)
 	require.Equal(t, eventID, ev.GetEventId(), "%s: reset point", workflowID)
 	require.Equal(t, base, ev.GetWorkflowTaskFailedEventAttributes().GetBaseRunId())
-	waitVisible(t, c, fmt.Sprintf("WorkflowId = '%s'", workflowID), 2)
-	require.ElementsMatch(t, []string{base, cur}, runsOf(t, c, workflowID), "%s: runs", workflowID)
-}
-
-func runsOf(t *testing.T, c client.Client, workflowID string) []string {
-	t.Helper()
-	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowId = '%s'", workflowID),
-	})
-	require.NoError(t, err)
-	var runs []string
-	for _, info := range resp.GetExecutions() {
-		runs = append(runs, info.GetExecution().GetRunId())
-	}
-	return runs
+	testenv.WaitCount(t, c, "", fmt.Sprintf("WorkflowId = '%s'", workflowID), 2)
+	require.ElementsMatch(t, []string{base, cur}, testenv.Runs(t, c, "", workflowID), "%s: runs", workflowID)
 }
 
 func requireCounts(t *testing.T, r Result, state string, total, done, failedN, skippedN int64) {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // A stepper idle at event 9: task 2-4, timer 5-6, task 7-9.
@@ -29,7 +30,7 @@ func TestResetFirstAndLastWorkflowTask(t *testing.T) {
 		t.Run(tt.resetType, func(t *testing.T) {
 			f := newFixture(t, "r-"+strings.ToLower(tt.resetType))
 			runs := f.start(t, f.tenant, stepperName, 2, stepperIdle)
-			waitVisible(t, f.targets, f.query(), 2)
+			testenv.WaitCount(t, f.targets, "", f.query(), 2)
 
 			r := runJob(t, f.home, f.spec("job-"+f.tenant, resetOp(tt.resetType)))
 
@@ -48,30 +49,30 @@ func TestResetWorkflowExecutionSignaled(t *testing.T) {
 		f.ping(t, id)
 		waitIdle(t, f.targets, id, runs[id], 13) // signal 10, the task that handled it 11-13
 	}
-	waitVisible(t, f.targets, f.query(), 3)
+	testenv.WaitCount(t, f.targets, "", f.query(), 3)
 
 	r := runJob(t, f.home, f.spec("job-r-signaled", resetOp(batch.ResetWorkflowExecutionSignaled)))
 
 	requireCounts(t, r, batch.StateCompleted, 3, 2, 0, 1)
 	requireResetOnce(t, f.targets, "r-signaled-1", runs["r-signaled-1"], 13)
 	requireResetOnce(t, f.targets, "r-signaled-2", runs["r-signaled-2"], 13)
-	require.Equal(t, runs["r-signaled-3"], currentRunOf(t, f.targets, "r-signaled-3"), "never signalled: left alone")
+	require.Equal(t, runs["r-signaled-3"], testenv.CurrentRun(t, f.targets, "r-signaled-3"), "never signalled: left alone")
 }
 
 func TestResetLastContinuedAsNew(t *testing.T) {
 	f := newFixture(t, "r-can")
-	firstRuns := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, continueName, ids("r-can", 2), false)
-	never := startWorkflows(t, f.targets, targetQueue+"-"+f.tenant, f.tenant, continueName, []string{"r-can-never"}, true)
+	firstRuns := testenv.StartWorkflows(t, f.targets, targetQueue+"-"+f.tenant, continueName, f.tenant, ids("r-can", 2), false)
+	never := testenv.StartWorkflows(t, f.targets, targetQueue+"-"+f.tenant, continueName, f.tenant, []string{"r-can-never"}, true)
 	continued := map[string]string{}
 	for id, first := range firstRuns {
 		require.EventuallyWithT(t, func(ct *assert.CollectT) {
-			continued[id] = currentRunOf(ct, f.targets, id)
+			continued[id] = testenv.CurrentRun(ct, f.targets, id)
 			require.NotEqual(ct, first, continued[id])
 		}, testWait, pollEvery)
 		waitIdle(t, f.targets, id, continued[id], 4)
 	}
 	waitIdle(t, f.targets, "r-can-never", never["r-can-never"], 4)
-	waitVisible(t, f.targets, f.query(), 3)
+	testenv.WaitCount(t, f.targets, "", f.query(), 3)
 
 	r := runJob(t, f.home, f.spec("job-r-can", resetOp(batch.ResetLastContinuedAsNew)))
 
@@ -79,7 +80,7 @@ func TestResetLastContinuedAsNew(t *testing.T) {
 	for id, first := range firstRuns {
 		requireContinuedRunReset(t, f, id, first, continued[id])
 	}
-	require.Equal(t, never["r-can-never"], currentRunOf(t, f.targets, "r-can-never"))
+	require.Equal(t, never["r-can-never"], testenv.CurrentRun(t, f.targets, "r-can-never"))
 }
 
 // requireContinuedRunReset checks a LastContinuedAsNew reset: the run that
@@ -93,11 +94,11 @@ func requireContinuedRunReset(t *testing.T, f fixture, workflowID, first, contin
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, desc.GetWorkflowExecutionInfo().GetStatus())
 	var resetRun string
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		cur := currentRunOf(ct, f.targets, workflowID)
-		resetRun = history(ct, f.targets, workflowID, cur)[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		cur := testenv.CurrentRun(ct, f.targets, workflowID)
+		resetRun = testenv.History(ct, f.targets, workflowID, cur)[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
 		require.NotEqual(ct, first, resetRun, "current run still continues the first run")
 	}, testWait, pollEvery)
-	ev := resetEvent(history(t, f.targets, workflowID, resetRun))
+	ev := resetEvent(testenv.History(t, f.targets, workflowID, resetRun))
 	require.NotNil(t, ev, "%s: run %s is not a reset run", workflowID, resetRun)
 	require.Equal(t, int64(4), ev.GetEventId())
 	require.Equal(t, first, ev.GetWorkflowTaskFailedEventAttributes().GetBaseRunId())
@@ -111,8 +112,8 @@ func TestResetOnlyNonDeterministic(t *testing.T) {
 		w.RegisterActivity(noop)
 	})
 	t.Cleanup(w.Stop)
-	bad := startWorkflows(t, f.targets, queue, f.tenant, ndeName, []string{"r-nde-bad"}, true)
-	good := startWorkflows(t, f.targets, queue, f.tenant, ndeName, []string{"r-nde-good"}, false)
+	bad := testenv.StartWorkflows(t, f.targets, queue, ndeName, f.tenant, []string{"r-nde-bad"}, true)
+	good := testenv.StartWorkflows(t, f.targets, queue, ndeName, f.tenant, []string{"r-nde-good"}, false)
 	waitIdle(t, f.targets, "r-nde-bad", bad["r-nde-bad"], 10) // task 2-4, activity 5-7, task 8-10
 	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 4)
 
@@ -126,18 +127,18 @@ func TestResetOnlyNonDeterministic(t *testing.T) {
 	f.ping(t, "r-nde-bad")
 	f.ping(t, "r-nde-good")
 	if !assert.EventuallyWithT(t, func(ct *assert.CollectT) {
-		require.True(ct, LastTaskNonDeterministic(history(ct, f.targets, "r-nde-bad", "")))
+		require.True(ct, LastTaskNonDeterministic(testenv.History(ct, f.targets, "r-nde-bad", "")))
 	}, testWait, pollEvery, "bad run never failed with a non-determinism error") {
-		logHistory(t, history(t, f.targets, "r-nde-bad", ""))
+		logHistory(t, testenv.History(t, f.targets, "r-nde-bad", ""))
 		t.FailNow()
 	}
 	waitIdle(t, f.targets, "r-nde-good", good["r-nde-good"], 8)
-	waitVisible(t, f.targets, f.query(), 2)
+	testenv.WaitCount(t, f.targets, "", f.query(), 2)
 
 	op := batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, OnlyNonDeterministic: true})
 	r := runJob(t, f.home, f.spec("job-r-nde", op))
 
 	requireCounts(t, r, batch.StateCompleted, 2, 1, 0, 1)
 	requireResetOnce(t, f.targets, "r-nde-bad", bad["r-nde-bad"], 4)
-	require.Equal(t, good["r-nde-good"], currentRunOf(t, f.targets, "r-nde-good"), "healthy run left alone")
+	require.Equal(t, good["r-nde-good"], testenv.CurrentRun(t, f.targets, "r-nde-good"), "healthy run left alone")
 }

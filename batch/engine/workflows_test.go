@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -17,9 +16,6 @@ const (
 	ndeName      = "test.Drifter"
 	pingSignal   = "ping"
 )
-
-// tenantKey is the keyword search attribute that isolates each test's workflows.
-var tenantKey = temporal.NewSearchAttributeKeyKeyword("Tenant")
 
 // stepper sleeps once, so its first and last workflow tasks differ (events 4
 // and 9), then handles ping signals until it is stopped.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -12,9 +11,7 @@ import (
 
 	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -48,8 +45,6 @@ const (
 	cliWorkflowName = "CLITestWorkflow"
 )
 
-var tenantKey = temporal.NewSearchAttributeKeyKeyword("Tenant")
-
 // cliTestWorkflow runs until it is signalled "stop", so batch operations
 // always find it running.
 func cliTestWorkflow(ctx workflow.Context) error {
@@ -61,9 +56,7 @@ func cliTestWorkflow(ctx workflow.Context) error {
 // of it.
 func cliStartWorker(t *testing.T, namespace string) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: namespace, Logger: testenv.QuietLogger()})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
+	c := testenv.Dial(t, cliHostPort, namespace)
 	w := worker.New(c, cliTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(cliTestWorkflow, workflow.RegisterOptions{Name: cliWorkflowName})
 	require.NoError(t, w.Start())
@@ -75,37 +68,20 @@ func cliStartWorker(t *testing.T, namespace string) client.Client {
 // waits until visibility counts them all.
 func cliStartWorkflows(t *testing.T, c client.Client, namespace, tenant string, ids ...string) {
 	t.Helper()
-	for _, id := range ids {
-		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-			ID: id, TaskQueue: cliTaskQueue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet(tenant)),
-		}, cliWorkflowName)
-		require.NoError(t, err)
-	}
-	cliWaitCount(t, c, namespace, fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", tenant), int64(len(ids)))
-}
-
-// cliWaitCount polls visibility, which lags writes, until the query counts want.
-func cliWaitCount(t *testing.T, c client.Client, namespace, query string, want int64) {
-	t.Helper()
-	testenv.WaitCount(t, c, namespace, query, want)
+	testenv.StartWorkflows(t, c, cliTaskQueue, cliWorkflowName, tenant, ids)
+	testenv.WaitCount(t, c, namespace, fmt.Sprintf("Tenant = '%s' AND ExecutionStatus = 'Running'", tenant), int64(len(ids)))
 }
 
 // cliSignalsIn returns the signals in a workflow's history: name and JSON input.
 func cliSignalsIn(t *testing.T, c client.Client, workflowID string) map[string]string {
 	t.Helper()
 	got := map[string]string{}
-	iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		if attrs := ev.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil {
-			input := ""
-			for _, p := range attrs.GetInput().GetPayloads() {
-				input += string(p.GetData())
-			}
-			got[attrs.GetSignalName()] = input
+	for _, attrs := range testenv.Signals(t, c, workflowID) {
+		input := ""
+		for _, p := range attrs.GetInput().GetPayloads() {
+			input += string(p.GetData())
 		}
+		got[attrs.GetSignalName()] = input
 	}
 	return got
 }

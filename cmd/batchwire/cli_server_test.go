@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/batch/engine"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 func TestCLIEnvVars(t *testing.T) {
@@ -126,12 +126,8 @@ func TestCLISignalYesWait(t *testing.T) {
 func TestCLIWaitExitsOneOnFailures(t *testing.T) {
 	const ns = "cli-reset"
 	c := cliStartWorker(t, ns)
-	_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: "unpolled-1", TaskQueue: "no-worker-polls-this",
-		TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet("unpolled")),
-	}, cliWorkflowName)
-	require.NoError(t, err)
-	cliWaitCount(t, c, ns, "Tenant = 'unpolled'", 1)
+	testenv.StartWorkflows(t, c, "no-worker-polls-this", cliWorkflowName, "unpolled", []string{"unpolled-1"})
+	testenv.WaitCount(t, c, ns, "Tenant = 'unpolled'", 1)
 
 	res := runCLI(t, nil, onServer(ns, "workflow", "reset-batch", "--query", "Tenant = 'unpolled'",
 		"--type", "LastWorkflowTask", "--reason", "nothing to reset to", "--engine", "server", "--yes", "--wait")...)
@@ -378,9 +374,7 @@ func currentRuns(t *testing.T, c client.Client, ids ...string) map[string]string
 	runs := map[string]string{}
 	for _, id := range ids {
 		waitFirstTaskDone(t, c, id)
-		desc, err := c.DescribeWorkflowExecution(context.Background(), id, "")
-		require.NoError(t, err)
-		runs[id] = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		runs[id] = testenv.CurrentRun(t, c, id)
 	}
 	return runs
 }
@@ -390,11 +384,8 @@ func currentRuns(t *testing.T, c client.Client, ids ...string) map[string]string
 func waitFirstTaskDone(t *testing.T, c client.Client, workflowID string) {
 	t.Helper()
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		done := false
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			require.NoError(ct, err)
+		for _, ev := range testenv.History(ct, c, workflowID, "") {
 			done = done || ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 		}
 		require.True(ct, done)

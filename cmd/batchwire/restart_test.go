@@ -15,8 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/batchwire/batchwire/batch/engine"
 	"github.com/batchwire/batchwire/internal/testenv"
@@ -63,7 +61,7 @@ func TestClientJobResumesAfterDaemonKilled(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, targets, p.Completed)
 	for _, id := range ids {
-		require.Equal(t, 2, runsOf(t, c, ns, id), "%s: the original run and exactly one reset", id)
+		require.Equal(t, 2, len(testenv.Runs(t, c, ns, id)), "%s: the original run and exactly one reset", id)
 	}
 }
 
@@ -124,13 +122,4 @@ func publishReset(t *testing.T, url string) {
 	require.NoError(t, err)
 	_, err = js.Publish(ctx, "ops", body)
 	require.NoError(t, err)
-}
-
-func runsOf(t *testing.T, c client.Client, ns, workflowID string) int {
-	t.Helper()
-	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: ns, Query: fmt.Sprintf("WorkflowId = '%s'", workflowID),
-	})
-	require.NoError(t, err)
-	return len(resp.GetExecutions())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/batchwire/batchwire/internal/testenv"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 )
 
 const (
@@ -106,12 +103,11 @@ func TestTestCmdUsageErrors(t *testing.T) {
 // of 2 would block the launch; nothing is launched either way.
 func TestTestCmdCountsOnServer(t *testing.T) {
 	const ns, tenant = "default", "test-cmd-count"
-	c, err := client.Dial(client.Options{HostPort: cliHostPort, Namespace: ns, Logger: testenv.QuietLogger()})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	startFlagWorkflows(t, c, tenant, "test-cmd-1", "test-cmd-2", "test-cmd-3")
-	startFlagWorkflows(t, c, "test-cmd-bystander", "test-cmd-bystander-1")
-	cliWaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND Tenant STARTS_WITH 'test-cmd-'", 4)
+	c := testenv.Dial(t, cliHostPort, ns)
+	// No worker runs them: they stay Running, which is all a count needs.
+	testenv.StartFlagWorkflows(t, c, "test-cmd", tenant, 3)
+	testenv.StartFlagWorkflows(t, c, "test-cmd", "test-cmd-bystander", 1)
+	testenv.WaitCount(t, c, ns, "WorkflowType = 'FlagWorkflow' AND Tenant STARTS_WITH 'test-cmd-'", 4)
 
 	event := fliptEventForTenant(t, tenant)
 	t.Setenv("TEMPORAL_ADDRESS", cliHostPort)
@@ -136,19 +132,6 @@ func TestTestCmdCountsOnServer(t *testing.T) {
 		"--source", "flipt/audit", "--trigger", "flags", "--temporal", cliHostPort, "--namespace", "cli-golden")
 	require.Contains(t, text.stdout, "  namespace: cli-golden\n")
 	require.Contains(t, text.stdout, "  count:     0 workflows\n", "--namespace moves the count")
-}
-
-// startFlagWorkflows starts FlagWorkflow executions tagged with tenant. No
-// worker runs them: they stay Running, which is all a count needs.
-func startFlagWorkflows(t *testing.T, c client.Client, tenant string, ids ...string) {
-	t.Helper()
-	for _, id := range ids {
-		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-			ID: id, TaskQueue: "batchwire-test-cmd",
-			TypedSearchAttributes: temporal.NewSearchAttributes(tenantKey.ValueSet(tenant)),
-		}, "FlagWorkflow")
-		require.NoError(t, err)
-	}
 }
 
 // fliptEventForTenant is the real Flipt payload with its namespace (the

@@ -1,6 +1,8 @@
 // Package testenv starts the real servers batchwire's tests run against: one
 // Temporal dev server per test package (the binary `make test` builds into
-// .bin/) and an in-process nats-server per test.
+// .bin/) and an in-process nats-server per test. It also holds the helpers
+// more than one package's tests need (starting and inspecting workflows, a
+// logger on the test's output), so there is one copy of each.
 package testenv
 
 import (
@@ -14,10 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -122,35 +120,4 @@ func Dial(t testing.TB, hostPort, namespace string) client.Client {
 	}
 	t.Cleanup(c.Close)
 	return c
-}
-
-// RunNATS starts an in-process nats-server on a random 127.0.0.1 port with
-// JetStream in a temp dir, stopped when the test ends.
-func RunNATS(t testing.TB) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready within 10s")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
-
-// WaitCount polls CountWorkflowExecutions until query counts want in the
-// namespace (empty: the client's), since visibility lags writes.
-func WaitCount(t testing.TB, c client.Client, namespace, query string, want int64) {
-	t.Helper()
-	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		resp, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Namespace: namespace, Query: query,
-		})
-		require.NoError(ct, err)
-		require.Equal(ct, want, resp.GetCount())
-	}, 30*time.Second, 100*time.Millisecond, "visibility did not count %d for %q", want, query)
 }
