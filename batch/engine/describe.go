@@ -31,18 +31,18 @@ func Describe(ctx context.Context, c client.Client, jobID string) (batch.Progres
 // Status is Describe plus what only the engine reports (skipped, failures).
 // A running job answers the progress query, to which the page in flight adds
 // its last heartbeat; a closed one is read from its result.
-func Status(ctx context.Context, c client.Client, jobID string) (Result, error) {
+func Status(ctx context.Context, c client.Client, jobID string) (Report, error) {
 	desc, err := describe(ctx, c, jobID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return Result{}, fmt.Errorf("describe client batch job %q: %w", jobID, batch.ErrNotFound)
+		return Report{}, fmt.Errorf("describe client batch job %q: %w", jobID, batch.ErrNotFound)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("describe client batch job %q: %w", jobID, err)
+		return Report{}, fmt.Errorf("describe client batch job %q: %w", jobID, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	if info.GetType().GetName() != WorkflowName {
-		return Result{}, fmt.Errorf("describe client batch job %q: workflow of type %s: %w",
+		return Report{}, fmt.Errorf("describe client batch job %q: workflow of type %s: %w",
 			jobID, info.GetType().GetName(), batch.ErrNotFound)
 	}
 	r, err := statusOf(ctx, c, info)
@@ -103,9 +103,9 @@ func List(ctx context.Context, c client.Client, limit int) ([]batch.Progress, er
 	return out, nil
 }
 
-func statusOf(ctx context.Context, c client.Client, info *workflowpb.WorkflowExecutionInfo) (Result, error) {
+func statusOf(ctx context.Context, c client.Client, info *workflowpb.WorkflowExecutionInfo) (Report, error) {
 	jobID, runID := info.GetExecution().GetWorkflowId(), info.GetExecution().GetRunId()
-	var r Result
+	var r Report
 	var err error
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
@@ -120,7 +120,7 @@ func statusOf(ctx context.Context, c client.Client, info *workflowpb.WorkflowExe
 		r, err = closedResult(ctx, c, jobID, runID)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("describe client batch job %q: %w", jobID, err)
+		return Report{}, fmt.Errorf("describe client batch job %q: %w", jobID, err)
 	}
 	if info.GetCloseTime() != nil {
 		r.CloseTime = info.GetCloseTime().AsTime()
@@ -128,24 +128,24 @@ func statusOf(ctx context.Context, c client.Client, info *workflowpb.WorkflowExe
 	return r, nil
 }
 
-func queryProgress(ctx context.Context, c client.Client, jobID, runID string) (Result, error) {
+func queryProgress(ctx context.Context, c client.Client, jobID, runID string) (Report, error) {
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	value, err := c.QueryWorkflow(qctx, jobID, runID, ProgressQuery)
 	if err != nil {
-		return Result{}, fmt.Errorf("query progress: %w", err)
+		return Report{}, fmt.Errorf("query progress: %w", err)
 	}
-	var r Result
+	var r Report
 	if err := value.Get(&r); err != nil {
-		return Result{}, fmt.Errorf("decode progress: %w", err)
+		return Report{}, fmt.Errorf("decode progress: %w", err)
 	}
 	return r, nil
 }
 
 // closedResult reads the job's outcome: the result when it completed, the
 // failure's or cancellation's details (the counts) when it failed or stopped.
-func closedResult(ctx context.Context, c client.Client, jobID, runID string) (Result, error) {
-	var r Result
+func closedResult(ctx context.Context, c client.Client, jobID, runID string) (Report, error) {
+	var r Report
 	err := c.GetWorkflow(ctx, jobID, runID).Get(ctx, &r)
 	var canceled *temporal.CanceledError
 	var appErr *temporal.ApplicationError
@@ -167,20 +167,20 @@ func closedResult(ctx context.Context, c client.Client, jobID, runID string) (Re
 // fromStartInput rebuilds progress from the run's input, the checkpoint of its
 // last continue-as-new: the best that is known of a terminated job, or of a
 // running one whose worker cannot answer.
-func fromStartInput(ctx context.Context, c client.Client, jobID, runID, state string) (Result, error) {
+func fromStartInput(ctx context.Context, c client.Client, jobID, runID, state string) (Report, error) {
 	iter := c.GetWorkflowHistory(ctx, jobID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	if !iter.HasNext() {
-		return Result{}, errors.New("empty history")
+		return Report{}, errors.New("empty history")
 	}
 	first, err := iter.Next()
 	if err != nil {
-		return Result{}, fmt.Errorf("read start event: %w", err)
+		return Report{}, fmt.Errorf("read start event: %w", err)
 	}
 	var spec Spec
 	var cp Checkpoint
 	input := first.GetWorkflowExecutionStartedEventAttributes().GetInput()
 	if err := converter.GetDefaultDataConverter().FromPayloads(input, &spec, &cp); err != nil {
-		return Result{}, fmt.Errorf("decode job input: %w", err)
+		return Report{}, fmt.Errorf("decode job input: %w", err)
 	}
 	if cp.StartedAt.IsZero() {
 		cp.StartedAt = first.GetEventTime().AsTime()
@@ -191,7 +191,7 @@ func fromStartInput(ctx context.Context, c client.Client, jobID, runID, state st
 
 // addInFlight adds the counts of the page being applied, from its heartbeat;
 // the workflow itself learns them only when the page ends.
-func addInFlight(r *Result, pending []*workflowpb.PendingActivityInfo) {
+func addInFlight(r *Report, pending []*workflowpb.PendingActivityInfo) {
 	for _, act := range pending {
 		if act.GetActivityType().GetName() != ApplyPageActivity || act.GetHeartbeatDetails() == nil {
 			continue

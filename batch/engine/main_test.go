@@ -110,15 +110,15 @@ func waitIdle(t *testing.T, c client.Client, workflowID, runID string, minEvents
 }
 
 // runJob starts a job and waits for it to end.
-func runJob(t *testing.T, home client.Client, spec Spec) Result {
+func runJob(t *testing.T, home client.Client, spec Spec) Report {
 	t.Helper()
 	require.NoError(t, Start(context.Background(), home, spec))
 	return waitDone(t, home, spec.JobID)
 }
 
-func waitDone(t *testing.T, home client.Client, jobID string) Result {
+func waitDone(t *testing.T, home client.Client, jobID string) Report {
 	t.Helper()
-	var r Result
+	var r Report
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		var err error
 		r, err = Status(context.Background(), home, jobID)
@@ -162,7 +162,7 @@ func requireResetOnce(t *testing.T, c client.Client, workflowID, base string, ev
 	require.ElementsMatch(t, []string{base, cur}, testenv.Runs(t, c, "", workflowID), "%s: runs", workflowID)
 }
 
-func requireCounts(t *testing.T, r Result, state string, total, done, failedN, skippedN int64) {
+func requireCounts(t *testing.T, r Report, state string, total, done, failedN, skippedN int64) {
 	t.Helper()
 	require.Equal(t, state, r.State, "errors: %v", r.Errors)
 	require.Equal(t, []int64{total, done, failedN, skippedN}, []int64{r.Total, r.Completed, r.Failed, r.Skipped},

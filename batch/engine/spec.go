@@ -13,7 +13,7 @@ import (
 const (
 	TaskQueue    = "batchwire-engine"
 	WorkflowName = "batchwire.ClientBatch"
-	// ProgressQuery returns a Result, whose JSON is a superset of batch.Progress.
+	// ProgressQuery returns a Report, whose JSON is a superset of batch.Progress.
 	ProgressQuery = "progress"
 	// StopSignal carries the reason of a Stop; the cancel that follows ends the job.
 	StopSignal = "batchwire.stop"
@@ -68,8 +68,8 @@ type Checkpoint struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// Result is a job's progress: batch.Progress plus what only the engine knows.
-type Result struct {
+// Report is a job's progress: batch.Progress plus what only the engine knows.
+type Report struct {
 	batch.Progress
 	// Skipped counts selected executions the operation did not apply to (for
 	// example not non-deterministic, never signalled, already closed).

@@ -21,21 +21,21 @@ var heartbeatTimeout = 20 * time.Second
 
 // ClientBatch is the engine workflow: it pages the job's selection and applies
 // the operation page by page, keeping its position in cp.
-func ClientBatch(ctx workflow.Context, spec Spec, cp Checkpoint) (Result, error) {
+func ClientBatch(ctx workflow.Context, spec Spec, cp Checkpoint) (Report, error) {
 	spec = spec.withDefaults()
 	if cp.StartedAt.IsZero() {
 		cp.StartedAt = workflow.Now(ctx)
 	}
 	job := &jobState{spec: spec, cp: cp, state: batch.StateRunning}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Result, error) { return job.result(), nil }); err != nil {
-		return Result{}, fmt.Errorf("register progress query: %w", err)
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Report, error) { return job.result(), nil }); err != nil {
+		return Report{}, fmt.Errorf("register progress query: %w", err)
 	}
 	if err := spec.Validate(); err != nil {
 		return job.fail(temporal.NewNonRetryableApplicationError(err.Error(), errInvalidSpec, err))
 	}
 	for pages := 0; !job.cp.Done; pages++ {
 		if pages == pagesPerRun {
-			return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, spec, job.cp)
+			return Report{}, workflow.NewContinueAsNewError(ctx, WorkflowName, spec, job.cp)
 		}
 		err := job.runPage(ctx)
 		switch {
@@ -130,33 +130,33 @@ func (j *jobState) keepErrors(errs []string) {
 }
 
 // stop ends a cancelled job as Canceled, with the counts as details.
-func (j *jobState) stop(ctx workflow.Context) (Result, error) {
+func (j *jobState) stop(ctx workflow.Context) (Report, error) {
 	workflow.GetSignalChannel(ctx, StopSignal).ReceiveAsync(&j.stopReason)
-	return Result{}, temporal.NewCanceledError(j.final(batch.StateStopped))
+	return Report{}, temporal.NewCanceledError(j.final(batch.StateStopped))
 }
 
 // fail ends the job as Failed, with the counts as details.
-func (j *jobState) fail(err error) (Result, error) {
+func (j *jobState) fail(err error) (Report, error) {
 	j.keepErrors([]string{err.Error()})
 	var appErr *temporal.ApplicationError
 	errType := "BatchFailed"
 	if errors.As(err, &appErr) && appErr.Type() != "" {
 		errType = appErr.Type()
 	}
-	return Result{}, temporal.NewNonRetryableApplicationError(
+	return Report{}, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("client batch job %q: %v", j.spec.JobID, err), errType, err, j.final(batch.StateFailed))
 }
 
 // final is the job's last word. The query keeps answering "running" until the
 // workflow has closed, so a caller that sees a final state also finds the job closed.
-func (j *jobState) final(state string) Result {
+func (j *jobState) final(state string) Report {
 	r := j.result()
 	r.State = state
 	return r
 }
 
-func (j *jobState) result() Result {
-	return Result{
+func (j *jobState) result() Report {
+	return Report{
 		Progress: batch.Progress{
 			JobID:     j.spec.JobID,
 			Namespace: j.spec.Namespace,
