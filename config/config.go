@@ -427,4 +427,3 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 
 // Std returns the value as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
-

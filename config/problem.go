@@ -192,3 +192,7 @@ func lineOf(lines map[string]int, field string, fallback int) int {
 	}
 	return fallback
 }
+
+// Line is the line of a top-level field (temporal.api_key_file), or of
+// the nearest enclosing key in the file, or 0.
+func (c *Config) Line(field string) int { return lineOf(c.lines, field, 0) }
