@@ -207,7 +207,14 @@ func (r *Rule) validateAction() Problems {
 	case len(ops) == 0:
 		return Problems{r.Errorf("", "an action is required: signal, terminate, cancel, delete or reset")}
 	case len(ops) > 1:
-		return Problems{r.Errorf(ops[1], "one action per rule, got %s", strings.Join(ops, " and "))}
+		// Point at the action that comes last in the file: the one added.
+		last := ops[0]
+		for _, op := range ops[1:] {
+			if lineOf(r.Lines, op, 0) > lineOf(r.Lines, last, 0) {
+				last = op
+			}
+		}
+		return Problems{r.Errorf(last, "one action per rule, got %s", strings.Join(ops, " and "))}
 	case r.Signal != nil && strings.TrimSpace(r.Signal.Name) == "":
 		return Problems{r.Errorf("signal.name", "required")}
 	case r.Reset != nil:

@@ -104,3 +104,7 @@ func (d *Daemon) handleReload(w http.ResponseWriter, _ *http.Request) {
 	}
 	_, _ = w.Write([]byte("OK\n"))
 }
+
+// Handler is the daemon's HTTP API as Run serves it (/metrics, /-/healthy,
+// /-/ready, POST /-/reload and the HTTP triggers), for embedding and tests.
+func (d *Daemon) Handler() http.Handler { return d.routes() }
