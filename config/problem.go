@@ -16,6 +16,7 @@ const (
 	SeverityWarning
 )
 
+// String is "error" or "warning".
 func (s Severity) String() string {
 	if s == SeverityWarning {
 		return "warning"
@@ -128,6 +129,7 @@ type Error struct {
 	Problems Problems
 }
 
+// Error lists the problems one per line.
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {

@@ -79,7 +79,10 @@ type FieldError struct {
 	Err   error
 }
 
+// Error reads "field: cause".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 func fieldErrorf(field, format string, args ...any) *FieldError {
