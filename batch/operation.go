@@ -159,16 +159,16 @@ func (r *ResetOptions) validate() []error {
 	switch {
 	case r.Type == ResetBuildID && r.BuildID == "":
 		errs = append(errs, fieldErr("reset.build_id", "required for type BuildId"))
-	case r.Type != ResetBuildID && r.BuildID != "":
+	case r.Type != ResetBuildID && r.Type != "" && r.BuildID != "":
 		errs = append(errs, fieldErr("reset.build_id", "only for type BuildId (type %s resets elsewhere; "+
 			"to reset only executions a build touched, use bad_binary_checksum)", r.Type))
 	}
 	if r.Type == ResetBadBinary && r.BadBinaryChecksum == "" {
 		errs = append(errs, fieldErr("reset.bad_binary_checksum", "required for type BadBinary"))
 	}
-	for _, kind := range r.ExcludeReapply {
+	for i, kind := range r.ExcludeReapply {
 		if !slices.Contains(ReapplyExcludeKinds, kind) {
-			errs = append(errs, fieldErr("reset.exclude_reapply", "unknown %q (want %s)", kind,
+			errs = append(errs, fieldErr(fmt.Sprintf("reset.exclude_reapply[%d]", i), "unknown %q (want %s)", kind,
 				strings.Join(ReapplyExcludeKinds, ", ")))
 		}
 	}

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -45,6 +44,10 @@ type Config struct {
 	// Hash is the SHA-256 of the raw configuration bytes, exported as a metric
 	// so operators can tell which file is live.
 	Hash string `yaml:"-"`
+
+	// lines maps each top-level key path (temporal.tls.cert_file) to its
+	// line, for problems.
+	lines map[string]int
 }
 
 // Temporal says how to reach the Temporal frontend.
@@ -147,7 +150,10 @@ type Trigger struct {
 	JetStream *JetStreamTrigger `yaml:"jetstream"`
 	HTTP      *HTTPTrigger      `yaml:"http"`
 
-	Line int `yaml:"-"`
+	// Line is where the trigger starts in the file, and Lines where each key
+	// inside it stands (http.webhook.id), for problems.
+	Line  int            `yaml:"-"`
+	Lines map[string]int `yaml:"-"`
 }
 
 // NATSTrigger subscribes to a core NATS subject (at-most-once delivery).
@@ -239,8 +245,10 @@ type Rule struct {
 
 	Guards Guards `yaml:"guards"`
 
-	// Line is where the rule starts in the file, for error messages.
-	Line int `yaml:"-"`
+	// Line is where the rule starts in the file, and Lines where each key
+	// inside it stands (reset.type), for problems.
+	Line  int            `yaml:"-"`
+	Lines map[string]int `yaml:"-"`
 }
 
 // SignalAction sends a signal to every workflow the query selects.
@@ -315,45 +323,98 @@ func (r *Rule) operations() []string {
 	return ops
 }
 
-// Load reads and validates the configuration file at path.
+// Load reads and validates the configuration file at path. The error, when
+// there is one, is a *Error listing every error problem.
 func Load(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	cfg, err := Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	cfg, problems := Read(path)
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
 
-// Parse decodes raw YAML strictly (unknown keys are errors with their line),
-// applies defaults and validates.
+// Parse decodes, completes and validates raw YAML, as Load does a file.
 func Parse(raw []byte) (*Config, error) {
+	cfg, problems := Decode(raw)
+	if err := problems.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Read reads the file at path and decodes it (see Decode); every problem
+// names the file.
+func Read(path string) (*Config, Problems) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Problems{{File: path, Message: fmt.Sprintf("read config: %v", err)}}
+	}
+	cfg, problems := Decode(raw)
+	return cfg, problems.InFile(path)
+}
+
+// Decode decodes raw YAML strictly, applies defaults and validates, and
+// returns every problem it finds at once: an unknown key does not stop the
+// decoding of the rest. The Config is as much as could be decoded, so that
+// later stages can check the rules and triggers without errors; it is nil
+// only when the YAML does not parse at all. A Config is valid only when
+// the problems hold no error.
+func Decode(raw []byte) (*Config, Problems) {
+	root, problem := parseTree(raw)
+	if root == nil {
+		return nil, Problems{problem}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	var cfg Config
+	var problems Problems
 	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty configuration")
-		}
-		return nil, err
+		problems = describeDecodeError(root, err)
 	}
-	recordLines(raw, &cfg)
+	recordLines(root, &cfg)
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	sum := sha256.Sum256(raw)
 	cfg.Hash = hex.EncodeToString(sum[:])
-	return &cfg, nil
+	problems = append(problems, withoutSuggested(cfg.Validate(), problems)...)
+	return &cfg, problems.Sorted()
+}
+
+// withoutSuggested drops "required" problems about a field that an unknown
+// key's did-you-mean already names (reasn: did you mean "reason"?), which
+// would only say the same thing twice.
+func withoutSuggested(validation, unknown Problems) Problems {
+	suggested := map[string]bool{}
+	for _, p := range unknown {
+		if _, guess, ok := strings.Cut(p.Message, "did you mean "); ok {
+			field := strings.Trim(guess, `"?`)
+			if parent, _, nested := cutLast(p.Field, "."); nested {
+				field = parent + "." + field
+			}
+			suggested[p.Owner+"\x00"+field] = true
+		}
+	}
+	var out Problems
+	for _, p := range validation {
+		if !suggested[p.Owner+"\x00"+p.Field] || !strings.HasPrefix(p.Message, "required") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // Duration is a time.Duration written as "10s", "5m".
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string. Its errors are *yaml.TypeError,
+// which the decoder collects and goes on, so one bad duration does not hide
+// the other problems of the file.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	var s string
 	if err := node.Decode(&s); err != nil {
@@ -361,10 +422,10 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	}
 	parsed, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q: %w", node.Line, s, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (want a number and a unit: 30s, 5m, 1h)", node.Line, s)}}
 	}
 	if parsed < 0 {
-		return fmt.Errorf("line %d: duration %q must not be negative", node.Line, s)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: duration %q must not be negative", node.Line, s)}}
 	}
 	*d = Duration(parsed)
 	return nil
@@ -372,25 +433,3 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 
 // Std returns the value as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-// recordLines stores the line where each trigger and rule starts. yaml.v3 does
-// not apply KnownFields inside custom unmarshalers, so lines are read from a
-// second pass over the node tree instead.
-func recordLines(raw []byte, cfg *Config) {
-	var doc yaml.Node
-	if yaml.Unmarshal(raw, &doc) != nil || len(doc.Content) == 0 {
-		return
-	}
-	root := doc.Content[0]
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key, seq := root.Content[i].Value, root.Content[i+1]
-		for j, item := range seq.Content {
-			switch {
-			case key == "rules" && j < len(cfg.Rules):
-				cfg.Rules[j].Line = item.Line
-			case key == "triggers" && j < len(cfg.Triggers):
-				cfg.Triggers[j].Line = item.Line
-			}
-		}
-	}
-}

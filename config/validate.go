@@ -1,48 +1,49 @@
 package config
 
 import (
-	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 )
 
-// Validate checks every field and returns all problems at once.
-func (c *Config) Validate() error {
-	var errs []error
-	if c.Temporal.TLS.Disabled && c.Temporal.TLS.Enabled() {
-		errs = append(errs, errors.New("temporal.tls: disabled, yet TLS files or options are set"))
+// Validate checks every field and returns every problem at once, each with
+// its owner, field and line. It does not change the configuration.
+func (c *Config) Validate() Problems {
+	var problems Problems
+	tls := c.Temporal.TLS
+	if tls.Disabled && tls.Enabled() {
+		problems = append(problems, c.problemf(SeverityError, "temporal.tls", "disabled, yet TLS files or options are set"))
 	}
-	if (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
-		errs = append(errs, errors.New("temporal.tls: cert_file and key_file must be set together"))
+	if (tls.CertFile == "") != (tls.KeyFile == "") {
+		problems = append(problems, c.problemf(SeverityError, "temporal.tls", "cert_file and key_file must be set together"))
 	}
 	if r := c.Launch.MaxFailureRatio; r < 0 || r >= 1 {
-		errs = append(errs, fmt.Errorf("launch.max_failure_ratio: want 0 (off) or a fraction below 1, got %g", r))
+		problems = append(problems, c.problemf(SeverityError, "launch.max_failure_ratio",
+			"want 0 (off) or a fraction below 1, got %g", r))
+	}
+	if c.Launch.Paused {
+		problems = append(problems, c.problemf(SeverityWarning, "launch.paused",
+			"set, so no rule launches anything until it is cleared"))
 	}
 	triggers := map[string]bool{}
+	paths := map[string]string{}
 	for i := range c.Triggers {
 		t := &c.Triggers[i]
-		if err := t.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("triggers[%d] (line %d): %w", i, t.Line, err))
-			continue
-		}
-		if triggers[t.Name] {
-			errs = append(errs, fmt.Errorf("triggers[%d] (line %d): duplicate trigger name %q", i, t.Line, t.Name))
-		}
+		problems = append(problems, t.validate(triggers, paths)...)
 		triggers[t.Name] = true
 	}
 	rules := map[string]bool{}
 	for i := range c.Rules {
 		r := &c.Rules[i]
-		if err := r.validate(triggers); err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d] %q (line %d): %w", i, r.Name, r.Line, err))
-			continue
+		ruleProblems := r.validate(triggers)
+		if len(ruleProblems) == 0 && rules[r.Name] {
+			// Job ids are derived from the name, so two rules with one name
+			// would collide on every event.
+			ruleProblems = append(ruleProblems, r.Errorf("name", "duplicate rule name %q", r.Name))
 		}
-		if rules[r.Name] {
-			errs = append(errs, fmt.Errorf("rules[%d] (line %d): duplicate rule name %q", i, r.Line, r.Name))
-		}
+		problems = append(problems, ruleProblems...)
 		rules[r.Name] = true
 	}
-	return errors.Join(errs...)
+	return problems
 }
 
 func countSet(flags ...bool) int {
@@ -55,137 +56,166 @@ func countSet(flags ...bool) int {
 	return n
 }
 
-func (h *HTTPTrigger) validate(trigger string) error {
+func (t *Trigger) validate(names map[string]bool, paths map[string]string) Problems {
 	switch {
-	case !strings.HasPrefix(h.Path, "/") || strings.HasPrefix(h.Path, "/-/") || h.Path == "/metrics":
-		return fmt.Errorf("trigger %q: http.path: want an absolute path outside /-/ and /metrics, got %q", trigger, h.Path)
-	case h.Format != "cloudevents" && h.Format != "alertmanager" && h.Format != "webhook":
-		return fmt.Errorf("trigger %q: http.format: want cloudevents, alertmanager or webhook, got %q", trigger, h.Format)
-	case h.Format == "webhook" && (h.Webhook == nil || h.Webhook.ID == "" || h.Webhook.Type == "" || h.Webhook.Source == ""):
-		return fmt.Errorf("trigger %q: http.webhook: id, type and source expressions are required for format webhook", trigger)
-	case h.Format != "webhook" && h.Webhook != nil:
-		return fmt.Errorf("trigger %q: http.webhook: only for format webhook", trigger)
-	}
-	if h.Webhook != nil && h.Webhook.Signature != nil {
-		sig := h.Webhook.Signature
-		if sig.Header == "" || (sig.SecretFile == "") == (sig.SecretEnv == "") {
-			return fmt.Errorf("trigger %q: http.webhook.signature: header and one of secret_file or secret_env are required", trigger)
-		}
-	}
-	return nil
-}
-
-func (t *Trigger) validate() error {
-	if t.Name == "" {
-		return errors.New("name: required")
-	}
-	switch {
+	case t.Name == "":
+		return Problems{t.Errorf("name", "required")}
+	case names[t.Name]:
+		return Problems{t.Errorf("name", "duplicate trigger name %q", t.Name)}
 	case countSet(t.NATS != nil, t.JetStream != nil, t.HTTP != nil) > 1:
-		return fmt.Errorf("trigger %q: one source per trigger (nats, jetstream or http)", t.Name)
+		return Problems{t.Errorf("", "one source per trigger (nats, jetstream or http)")}
 	case t.HTTP != nil:
-		return t.HTTP.validate(t.Name)
+		return t.validateHTTP(paths)
 	case t.NATS != nil:
 		if strings.TrimSpace(t.NATS.Subject) == "" {
-			return fmt.Errorf("trigger %q: nats.subject: required", t.Name)
+			return Problems{t.Errorf("nats.subject", "required")}
 		}
 	case t.JetStream != nil:
-		if t.JetStream.Stream == "" {
-			return fmt.Errorf("trigger %q: jetstream.stream: required", t.Name)
-		}
-		if *t.JetStream.CreateStream && len(t.JetStream.Subjects) == 0 {
-			return fmt.Errorf("trigger %q: jetstream.subjects: required to create the stream", t.Name)
-		}
-		if t.JetStream.Deliver != "all" && t.JetStream.Deliver != "new" {
-			return fmt.Errorf("trigger %q: jetstream.deliver: want all or new, got %q", t.Name, t.JetStream.Deliver)
-		}
-		if t.JetStream.MaxDeliver < 1 {
-			return fmt.Errorf("trigger %q: jetstream.max_deliver: must be at least 1", t.Name)
-		}
+		return t.validateJetStream()
 	default:
-		return fmt.Errorf("trigger %q: one source is required (nats, jetstream or http)", t.Name)
+		return Problems{t.Errorf("", "one source is required (nats, jetstream or http)")}
 	}
 	return nil
 }
 
-func (r *Rule) validate(triggers map[string]bool) error {
-	var errs []error
-	if r.Name == "" {
-		errs = append(errs, errors.New("name: required"))
+func (t *Trigger) validateJetStream() Problems {
+	js := t.JetStream
+	var problems Problems
+	if js.Stream == "" {
+		problems = append(problems, t.Errorf("jetstream.stream", "required"))
 	}
-	if r.Trigger == "" {
-		errs = append(errs, errors.New("trigger: required"))
-	} else if !triggers[r.Trigger] {
-		errs = append(errs, fmt.Errorf("trigger: unknown trigger %q", r.Trigger))
+	if *js.CreateStream && len(js.Subjects) == 0 {
+		problems = append(problems, t.Errorf("jetstream.subjects", "required to create the stream"))
 	}
-	if strings.TrimSpace(r.When) == "" {
-		errs = append(errs, errors.New("when: required (use \"true\" to match every event)"))
+	if js.Deliver != "all" && js.Deliver != "new" {
+		problems = append(problems, t.Errorf("jetstream.deliver", "want all or new, got %q", js.Deliver))
 	}
-	if strings.TrimSpace(r.Query) == "" {
-		errs = append(errs, errors.New("query: required"))
+	if js.MaxDeliver < 1 {
+		problems = append(problems, t.Errorf("jetstream.max_deliver", "must be at least 1"))
 	}
-	if strings.TrimSpace(r.Reason) == "" {
-		errs = append(errs, errors.New("reason: required"))
-	}
-	errs = append(errs, r.validateAction()...)
-	if r.Guards.MaxWorkflows < 0 {
-		errs = append(errs, errors.New("guards.max_workflows: must not be negative"))
-	}
-	if rate := r.Guards.Rate; rate != nil && (rate.Launches <= 0 || rate.Per <= 0) {
-		errs = append(errs, errors.New("guards.rate: launches and per must both be positive"))
-	}
-	switch r.Engine {
-	case "", "auto", "server", "client":
-	default:
-		errs = append(errs, fmt.Errorf("engine: want server, client or auto, got %q", r.Engine))
-	}
-	return errors.Join(errs...)
+	return problems
 }
 
-func (r *Rule) validateAction() []error {
+func (t *Trigger) validateHTTP(paths map[string]string) Problems {
+	h := t.HTTP
+	var problems Problems
+	if why := badHTTPPath(h.Path); why != "" {
+		problems = append(problems, t.Errorf("http.path", "%s, got %q", why, h.Path))
+	} else if other, taken := paths[h.Path]; taken {
+		problems = append(problems, t.Errorf("http.path", "%q is already the path of trigger %q; one trigger per path", h.Path, other))
+	} else {
+		paths[h.Path] = t.Name
+	}
+	switch {
+	case h.Format != "cloudevents" && h.Format != "alertmanager" && h.Format != "webhook":
+		problems = append(problems, t.Errorf("http.format", "want cloudevents, alertmanager or webhook, got %q", h.Format))
+	case h.Format == "webhook" && h.Webhook == nil:
+		problems = append(problems, t.Errorf("http.webhook", "required for format webhook (id, type and source expressions)"))
+	case h.Format != "webhook" && h.Webhook != nil:
+		problems = append(problems, t.Errorf("http.webhook", "only for format webhook"))
+	}
+	if h.Webhook != nil {
+		problems = append(problems, t.validateWebhook()...)
+	}
+	return problems
+}
+
+func (t *Trigger) validateWebhook() Problems {
+	hook := t.HTTP.Webhook
+	var problems Problems
+	for _, field := range []struct{ name, expr string }{{"id", hook.ID}, {"type", hook.Type}, {"source", hook.Source}} {
+		if strings.TrimSpace(field.expr) == "" {
+			problems = append(problems, t.Errorf("http.webhook."+field.name, "expression required for format webhook"))
+		}
+	}
+	if sig := hook.Signature; sig != nil {
+		if strings.TrimSpace(sig.Header) == "" {
+			problems = append(problems, t.Errorf("http.webhook.signature.header", "required"))
+		}
+		if (sig.SecretFile == "") == (sig.SecretEnv == "") {
+			problems = append(problems, t.Errorf("http.webhook.signature", "set one of secret_file or secret_env"))
+		}
+	}
+	return problems
+}
+
+// pathChars are the characters an HTTP trigger path may hold: the
+// unreserved and sub-delimiter characters of RFC 3986, ':', '@' and '/'.
+// Anything else is either escaped in requests, so that the path could
+// never match, or means something to http.ServeMux ({wildcards}, a method
+// or host before the path).
+const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"
+
+// badHTTPPath says why path cannot be an HTTP trigger's path, or is empty.
+// A path is matched exactly: http.ServeMux would read {name} as a wildcard,
+// a trailing slash as every path below it, and an unclean path would never
+// match, so each is refused here rather than found by a panic at start.
+func badHTTPPath(path string) string {
+	switch {
+	case !strings.HasPrefix(path, "/"):
+		return "want an absolute path such as /hooks/flipt (no method, host or scheme before it)"
+	case strings.ContainsAny(path, "{}"):
+		return "want a literal path: { and } would make it a pattern with wildcards"
+	case strings.IndexFunc(path, func(r rune) bool { return !strings.ContainsRune(pathChars, r) }) >= 0:
+		return "want letters, digits and - . _ ~ / only (no spaces, %-escapes, ? or #)"
+	case path == "/" || strings.HasSuffix(path, "/"):
+		return "want a path without a trailing slash: it would take every path below it"
+	case strings.Contains(path, "//") || strings.Contains(path, "/./") || strings.Contains(path, "/../") ||
+		strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/.."):
+		return "want a clean path (no //, /./ or /../)"
+	case strings.HasPrefix(path, "/-/") || path == "/-" || path == "/metrics" || strings.HasPrefix(path, "/metrics/"):
+		return "want a path outside /-/ and /metrics, which batchwire serves itself"
+	}
+	return ""
+}
+
+func (r *Rule) validate(triggers map[string]bool) Problems {
+	var problems Problems
+	if r.Name == "" {
+		problems = append(problems, r.Errorf("name", "required"))
+	}
+	if r.Trigger == "" {
+		problems = append(problems, r.Errorf("trigger", "required"))
+	} else if !triggers[r.Trigger] {
+		problems = append(problems, r.Errorf("trigger", "unknown trigger %q", r.Trigger))
+	}
+	for _, field := range []struct{ name, value, hint string }{
+		{"when", r.When, ` (use "true" to match every event)`}, {"query", r.Query, ""}, {"reason", r.Reason, ""},
+	} {
+		if strings.TrimSpace(field.value) == "" {
+			problems = append(problems, r.Errorf(field.name, "required%s", field.hint))
+		}
+	}
+	problems = append(problems, r.validateAction()...)
+	if r.Guards.MaxWorkflows < 0 {
+		problems = append(problems, r.Errorf("guards.max_workflows", "must not be negative"))
+	}
+	if rate := r.Guards.Rate; rate != nil && (rate.Launches <= 0 || rate.Per <= 0) {
+		problems = append(problems, r.Errorf("guards.rate", "launches and per must both be positive"))
+	}
+	// The action's options and the engine are validated once, by
+	// batch.RuleOperation, in the loader.
+	return problems
+}
+
+func (r *Rule) validateAction() Problems {
 	ops := r.operations()
 	switch {
 	case len(ops) == 0:
-		return []error{errors.New("an action is required: signal, terminate, cancel, delete or reset")}
+		return Problems{r.Errorf("", "an action is required: signal, terminate, cancel, delete or reset")}
 	case len(ops) > 1:
-		return []error{fmt.Errorf("one action per rule, got %s", strings.Join(ops, " and "))}
-	case r.Signal != nil && strings.TrimSpace(r.Signal.Name) == "":
-		return []error{errors.New("signal.name: required")}
-	case r.Reset != nil:
-		return r.Reset.validate(r.Engine)
+		// Point at the action that comes last in the file: the one added.
+		last := ops[0]
+		for _, op := range ops[1:] {
+			if lineOf(r.Lines, op, 0) > lineOf(r.Lines, last, 0) {
+				last = op
+			}
+		}
+		return Problems{r.Errorf(last, "one action per rule, got %s", strings.Join(ops, " and "))}
 	}
 	return nil
 }
 
-var resetTypes = map[string]bool{"FirstWorkflowTask": true, "LastWorkflowTask": true, "BuildId": true,
-	"LastContinuedAsNew": true, "WorkflowExecutionSignaled": true}
-
-func (a *ResetAction) validate(engine string) []error {
-	var errs []error
-	if !resetTypes[a.Type] {
-		errs = append(errs, fmt.Errorf("reset.type: want FirstWorkflowTask, LastWorkflowTask, BuildId, "+
-			"LastContinuedAsNew or WorkflowExecutionSignaled, got %q", a.Type))
-	}
-	if a.Type == "BuildId" && a.BuildID == "" {
-		errs = append(errs, errors.New("reset.build_id: required for type BuildId"))
-	}
-	if engine == "server" && a.ClientOnly() {
-		errs = append(errs, fmt.Errorf("engine: server cannot run reset type %s with these options; use client or auto", a.Type))
-	}
-	for _, e := range a.ExcludeReapply {
-		switch e {
-		case "signal", "update", "cancel_request", "nexus":
-		default:
-			errs = append(errs, fmt.Errorf("reset.exclude_reapply: unknown %q (want signal, update, cancel_request, nexus)", e))
-		}
-	}
-	return errs
-}
-
-// ClientOnly reports whether only the client-side engine can run this reset.
-func (a *ResetAction) ClientOnly() bool {
-	switch a.Type {
-	case "FirstWorkflowTask", "LastWorkflowTask", "BuildId":
-		return a.OnlyNonDeterministic || a.BadBinaryChecksum != ""
-	}
-	return true
+func fieldIndex(field string, i int) string {
+	return field + "[" + strconv.Itoa(i) + "]"
 }

@@ -22,17 +22,20 @@ import (
 	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
-	"github.com/batchwire/batchwire/rules"
 	"github.com/batchwire/batchwire/triggers"
 )
 
 // Options configure a Daemon.
 type Options struct {
+	// Loaded is what Load or Build made of the configuration. When it is
+	// nil, New builds Config itself, with the same checks.
+	Loaded *Loaded
 	Config *config.Config
 	Logger *slog.Logger
 	// Registry receives every metric; tests pass a fresh one.
 	Registry *prometheus.Registry
-	// APIKey is read by the caller from the file or env it names.
+	// APIKey, when set, replaces the key the loader read from
+	// temporal.api_key_file or TEMPORAL_API_KEY.
 	APIKey string
 	// ConfigPath is the file Reload reads; empty disables reloading.
 	ConfigPath string
@@ -58,8 +61,8 @@ type Daemon struct {
 	now     func() time.Time
 	reload  sync.Mutex
 
-	// httpSources are the HTTP triggers, built in New so that a bad webhook
-	// mapping or an unreadable secret fails at start.
+	// httpSources are the HTTP triggers, built by the loader so that a bad
+	// webhook mapping or an unreadable secret fails at start.
 	httpSources map[string]*triggers.HTTPSource
 
 	// running is set while Run takes events; triggerLive holds, per trigger
@@ -77,17 +80,27 @@ type Daemon struct {
 	inflight  sync.WaitGroup
 }
 
-// New compiles the rules and prepares the daemon; it does no I/O.
+// New prepares the daemon from what the loader built (Options.Loaded, or
+// Build of Options.Config); it does no I/O beyond reading the secrets the
+// configuration names.
 func New(opts Options) (*Daemon, error) {
-	if opts.Config == nil {
-		return nil, errors.New("daemon: a configuration is required")
-	}
-	set, ops, err := compileAndLint(opts.Config)
-	if err != nil {
-		return nil, err
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	loaded := opts.Loaded
+	if loaded == nil {
+		if opts.Config == nil {
+			return nil, errors.New("daemon: a configuration is required")
+		}
+		var problems config.Problems
+		loaded, problems = Build(opts.Config, opts.ConfigPath, opts.Logger)
+		if err := problems.Err(); err != nil {
+			return nil, err
+		}
+	}
+	opts.Config = loaded.Config
+	if opts.APIKey == "" {
+		opts.APIKey = loaded.APIKey
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
@@ -102,42 +115,15 @@ func New(opts Options) (*Daemon, error) {
 		cfg: opts.Config, opts: opts, log: opts.Logger, reg: opts.Registry, now: opts.Now,
 		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
 
+		httpSources: loaded.HTTPSources,
 		triggerLive: map[string]*atomic.Bool{},
 	}
 	for _, t := range opts.Config.Triggers {
 		d.triggerLive[t.Name] = new(atomic.Bool)
 	}
-	d.live.Store(&liveState{cfg: opts.Config, rules: set, ops: ops})
-	if d.httpSources, err = buildHTTPSources(opts.Config.Triggers, opts.Logger); err != nil {
-		return nil, err
-	}
+	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
-}
-
-// compileAndLint compiles the rules and their operations and refuses any
-// whose query template fails the scope lint (the same errors `batchwire
-// check` reports).
-func compileAndLint(cfg *config.Config) (*rules.Set, map[string]batch.Operation, error) {
-	set, err := rules.Compile(cfg.Rules)
-	if err != nil {
-		return nil, nil, fmt.Errorf("compile rules: %w", err)
-	}
-	var errs []error
-	ops := map[string]batch.Operation{}
-	for _, r := range set.Rules() {
-		_, lintErrs := rules.LintRule(r)
-		errs = append(errs, lintErrs...)
-		op, err := batch.RuleOperation(&r.Config)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rule %q (line %d): %w", r.Name, r.Config.Line, err))
-		}
-		ops[r.Name] = op
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, fmt.Errorf("lint rules: %w", err)
-	}
-	return set, ops, nil
 }
 
 // HTTPAddr is the address the HTTP server listens on, once Run has bound it.
@@ -338,21 +324,6 @@ func (d *Daemon) trackTrigger(src source, stopped <-chan struct{}) {
 	<-stopped
 	live.Store(false)
 	up.Set(0)
-}
-
-func buildHTTPSources(all []config.Trigger, log *slog.Logger) (map[string]*triggers.HTTPSource, error) {
-	out := map[string]*triggers.HTTPSource{}
-	for _, t := range all {
-		if t.HTTP == nil {
-			continue
-		}
-		src, err := triggers.NewHTTPSource(t, log)
-		if err != nil {
-			return nil, fmt.Errorf("trigger %q: %w", t.Name, err)
-		}
-		out[t.Name] = src
-	}
-	return out, nil
 }
 
 // source is what every trigger kind offers.

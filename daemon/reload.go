@@ -20,9 +20,10 @@ type liveState struct {
 	ops map[string]batch.Operation
 }
 
-// Reload reads the configuration file again, builds the new state and swaps
-// it in only if all of it is valid. A bad file keeps the running state and
-// the error says why. Settings that cannot change at run time (connections,
+// Reload reads the configuration file again through Load, the loader run
+// and check use, and swaps the new state in only if it has no error. A bad
+// file keeps the running state; the error lists its problems, one per line,
+// in the words check prints. Settings that cannot change at run time (connections,
 // listeners, triggers, audit, metrics, launch options other than paused)
 // make the reload fail with the field named.
 func (d *Daemon) Reload() error {
@@ -31,7 +32,14 @@ func (d *Daemon) Reload() error {
 	err := d.reloadLocked()
 	if err != nil {
 		d.metrics.reloadSuccessful.Set(0)
-		d.log.Error("configuration reload failed; the running configuration stays", "err", err)
+		var problems *config.Error
+		if !errors.As(err, &problems) {
+			d.log.Error("configuration reload failed; the running configuration stays", "err", err)
+			return err
+		}
+		for _, p := range problems.Problems {
+			d.log.Error("configuration reload failed; the running configuration stays", "problem", p.String())
+		}
 		return err
 	}
 	return nil
@@ -41,14 +49,14 @@ func (d *Daemon) reloadLocked() error {
 	if d.opts.ConfigPath == "" {
 		return errors.New("reload: the daemon was started without a configuration file")
 	}
-	cfg, err := config.Load(d.opts.ConfigPath)
-	if err != nil {
-		return fmt.Errorf("reload: %w", err)
+	loaded, problems := Load(d.opts.ConfigPath, d.log)
+	if err := problems.Err(); err != nil {
+		return err
 	}
-	set, ops, err := compileAndLint(cfg)
-	if err != nil {
-		return fmt.Errorf("reload: %w", err)
+	for _, p := range problems.Warnings() {
+		d.log.Warn("configuration warning", "problem", p.String())
 	}
+	cfg, set, ops := loaded.Config, loaded.Rules, loaded.Ops
 	if err := fixedFieldsUnchanged(d.cfg, cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -86,7 +94,7 @@ func fixedFieldsUnchanged(running, next *config.Config) error {
 func triggersWithoutLines(in []config.Trigger) []config.Trigger {
 	out := make([]config.Trigger, len(in))
 	for i, t := range in {
-		t.Line = 0
+		t.Line, t.Lines = 0, nil
 		out[i] = t
 	}
 	return out
@@ -99,3 +107,7 @@ func (d *Daemon) handleReload(w http.ResponseWriter, _ *http.Request) {
 	}
 	_, _ = w.Write([]byte("OK\n"))
 }
+
+// Handler is the daemon's HTTP API as Run serves it (/metrics, /-/healthy,
+// /-/ready, POST /-/reload and the HTTP triggers), for embedding and tests.
+func (d *Daemon) Handler() http.Handler { return d.routes() }

@@ -54,7 +54,7 @@ func compileInput(value any) (*signalInput, error) {
 	in := &signalInput{root: root}
 	if !root.hasPlaceholders() {
 		if in.static, err = in.encode(nil); err != nil {
-			return nil, fmt.Errorf("signal.input: %w", err)
+			return nil, &fieldError{field: "signal.input", err: err}
 		}
 	}
 	return in, nil
@@ -105,11 +105,11 @@ func compileNode(value any, path string) (inputNode, error) {
 		return constNode{value: v}, nil
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("%s: number %v has no JSON form", path, v)
+			return nil, &fieldError{field: path, err: fmt.Errorf("number %v has no JSON form", v)}
 		}
 		return constNode{value: v}, nil
 	}
-	return nil, fmt.Errorf("%s: a value of Go type %T is not JSON-shaped", path, value)
+	return nil, &fieldError{field: path, err: fmt.Errorf("a value of Go type %T is not JSON-shaped", value)}
 }
 
 func compileStringNode(text string, path string) (inputNode, error) {
@@ -118,7 +118,7 @@ func compileStringNode(text string, path string) (inputNode, error) {
 	}
 	tmpl, err := compileTemplate(text)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, &fieldError{field: path, err: err}
 	}
 	if place, ok := tmpl.single(); ok {
 		return valueNode{path: path, place: place}, nil

@@ -11,6 +11,8 @@ import (
 
 	"github.com/temporalio/sqlparser"
 	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/batchwire/batchwire/config"
 )
 
 // wherePrefix is how the Temporal server turns a visibility query into a
@@ -441,35 +443,33 @@ func (r *Rule) QueryShape() string {
 // LintRule lints a compiled rule's query template (with placeholders replaced
 // by a sample literal, see placeholderSample) and its guards. Errors mean the
 // rule must not run; warnings point at rules that run but may touch more
-// than intended. Each message starts with the rule, its line and the field.
-func LintRule(r *Rule) (warnings []string, errs []error) {
-	prefix := fmt.Sprintf("rule %q (line %d): ", r.Name, r.Config.Line)
+// than intended. Each problem names the rule, the field and its line.
+func LintRule(r *Rule) config.Problems {
+	cfg := &r.Config
 	if r.query == nil {
-		return nil, []error{fmt.Errorf("%squery: not compiled", prefix)}
+		return config.Problems{cfg.Errorf("query", "not compiled")}
 	}
 	c := &queryChecker{sample: isPlaceholderSample}
 	where, err := c.check(sampleQuery(r.query))
-	for _, fieldErr := range fieldErrors("query: ", err) {
-		errs = append(errs, fmt.Errorf("%s%w", prefix, fieldErr))
-	}
+	problems := fieldProblems(cfg, "query", err)
 	for _, w := range c.warnings {
-		warnings = append(warnings, prefix+"query: "+w)
+		problems = append(problems, cfg.Warnf("query", "%s", w))
 	}
 	if where != nil && !filtersStatus(where) {
 		switch r.Operation {
 		case "reset":
-			warnings = append(warnings, prefix+"query: no ExecutionStatus filter: a batch reset also resets the closed "+
-				"workflows that match; add AND ExecutionStatus = 'Running' (or filter on ExecutionStatus explicitly to mean it)")
+			problems = append(problems, cfg.Warnf("query", "no ExecutionStatus filter: a batch reset also resets the closed "+
+				"workflows that match; add AND ExecutionStatus = 'Running' (or filter on ExecutionStatus explicitly to mean it)"))
 		case "signal":
 			// The server batcher adds the Running filter to signal jobs itself;
 			// the count preflight and the client engine do not.
-			warnings = append(warnings, prefix+"query: no ExecutionStatus filter: closed workflows match too, so "+
-				"max_workflows counts them and the client engine signals them (each fails); add AND ExecutionStatus = 'Running'")
+			problems = append(problems, cfg.Warnf("query", "no ExecutionStatus filter: closed workflows match too, so "+
+				"max_workflows counts them and the client engine signals them (each fails); add AND ExecutionStatus = 'Running'"))
 		}
 	}
-	if r.Config.Guards.MaxWorkflows == 0 {
-		warnings = append(warnings, prefix+"guards.max_workflows: not set, so one event may touch every workflow "+
-			"the query selects; set the most a match may touch")
+	if cfg.Guards.MaxWorkflows == 0 {
+		problems = append(problems, cfg.Warnf("guards.max_workflows", "not set, so one event may touch every workflow "+
+			"the query selects; set the most a match may touch"))
 	}
-	return warnings, errs
+	return problems
 }

@@ -108,12 +108,21 @@ func TestLintQueryRendered(t *testing.T) {
 	}
 }
 
-func lintRule(t *testing.T, cfg config.Rule) ([]string, []error) {
+// lintRule lints cfg as a rule starting on line 7 whose query is on line 9.
+func lintRule(t *testing.T, cfg config.Rule) (warnings, errs []string) {
 	t.Helper()
 	cfg.Line = 7
+	cfg.Lines = map[string]int{"query": 9}
 	set, err := Compile([]config.Rule{cfg})
 	require.NoError(t, err)
-	return LintRule(set.Rules()[0])
+	problems := LintRule(set.Rules()[0])
+	for _, p := range problems.Warnings() {
+		warnings = append(warnings, p.String())
+	}
+	for _, p := range problems.Errors() {
+		errs = append(errs, p.String())
+	}
+	return warnings, errs
 }
 
 func TestLintRule(t *testing.T) {
@@ -128,13 +137,13 @@ func TestLintRule(t *testing.T) {
 		{name: "list in parens", query: "ExecutionStatus = 'Running' AND BuildIds IN ({{ 'versioned:' + data.build }})"},
 		{name: "placeholder values are not checked", query: "WorkflowType = 'x' AND ExecutionStatus = 1 AND StartTime > {{ data.since }}"},
 		{name: "status from the event only", query: "ExecutionStatus = {{ data.status }}",
-			errs: []string{`rule "r" (line 7): query: no scope: every comparison is on ExecutionStatus`}},
+			errs: []string{`line 9: rule "r": query: no scope: every comparison is on ExecutionStatus`}},
 		{name: "block comment", query: "WorkflowType = 'x' AND ExecutionStatus = 1 /* note */ AND Tenant = {{ data.t }}",
-			errs: []string{`rule "r" (line 7): query: comment "/* note */"`}},
+			errs: []string{`line 9: rule "r": query: comment "/* note */"`}},
 		{name: "unscoped OR branch", query: "Tenant = {{ data.t }} OR ExecutionStatus = 'Running'",
 			errs: []string{"the OR branch"}},
 		{name: "signal without status", query: "Tenant = {{ data.t }}",
-			warnings: []string{`rule "r" (line 7): query: no ExecutionStatus filter: closed workflows match too, so max_workflows counts them`}},
+			warnings: []string{`line 9: rule "r": query: no ExecutionStatus filter: closed workflows match too, so max_workflows counts them`}},
 		{name: "reset without status", query: "Tenant = {{ data.t }}",
 			op:       func(r *config.Rule) { r.Signal, r.Reset = nil, &config.ResetAction{Type: "LastWorkflowTask"} },
 			warnings: []string{"a batch reset also resets the closed workflows"}},
@@ -150,11 +159,7 @@ func TestLintRule(t *testing.T) {
 			}
 			warnings, errs := lintRule(t, cfg)
 			requireMessages(t, tc.warnings, warnings)
-			var got []string
-			for _, err := range errs {
-				got = append(got, err.Error())
-			}
-			requireMessages(t, tc.errs, got)
+			requireMessages(t, tc.errs, errs)
 		})
 	}
 }
@@ -171,7 +176,7 @@ func requireMessages(t *testing.T, want, got []string) {
 func TestLintRuleMaxWorkflows(t *testing.T) {
 	warnings, errs := lintRule(t, signalRule("r", "true", "WorkflowType = 'x' AND ExecutionStatus = 'Running'"))
 	require.Empty(t, errs)
-	require.Equal(t, []string{`rule "r" (line 7): guards.max_workflows: not set, so one event may touch ` +
+	require.Equal(t, []string{`line 7: rule "r": guards.max_workflows: not set, so one event may touch ` +
 		`every workflow the query selects; set the most a match may touch`}, warnings)
 }
 

@@ -69,36 +69,42 @@ type Signal struct {
 	Input []byte
 }
 
-// Compile compiles rules in order and reports every problem at once, each
-// prefixed with the rule, its line and the field at fault.
+// Compile compiles rules in order. When any rule does not compile, the
+// error is a *config.Error listing every problem at once, each naming the
+// rule, the field at fault and its line.
 func Compile(rules []config.Rule) (*Set, error) {
-	set := &Set{byTrigger: map[string][]*Rule{}}
-	seen := map[string]bool{}
-	var errs []error
-	for i := range rules {
-		cfg := &rules[i]
-		rule, ruleErrs := compileRule(cfg)
-		if seen[cfg.Name] {
-			// Job ids are derived from the name, so two rules with one name
-			// would collide on every event.
-			ruleErrs = append(ruleErrs, errors.New("name: duplicate rule name"))
-		}
-		seen[cfg.Name] = true
-		for _, err := range ruleErrs {
-			errs = append(errs, fmt.Errorf("rule %q (line %d): %w", cfg.Name, cfg.Line, err))
-		}
-		if len(ruleErrs) == 0 {
-			set.rules = append(set.rules, rule)
-			set.byTrigger[rule.Trigger] = append(set.byTrigger[rule.Trigger], rule)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	set, problems := CompileAll(rules)
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
 	return set, nil
 }
 
-func compileRule(cfg *config.Rule) (*Rule, []error) {
+// CompileAll compiles every rule it can: the set holds the rules that
+// compiled, in order, and the problems say why the others did not.
+func CompileAll(rules []config.Rule) (*Set, config.Problems) {
+	set := &Set{byTrigger: map[string][]*Rule{}}
+	seen := map[string]bool{}
+	var problems config.Problems
+	for i := range rules {
+		cfg := &rules[i]
+		rule, ruleProblems := compileRule(cfg)
+		if seen[cfg.Name] {
+			// Job ids are derived from the name, so two rules with one name
+			// would collide on every event.
+			ruleProblems = append(ruleProblems, cfg.Errorf("name", "duplicate rule name"))
+		}
+		seen[cfg.Name] = true
+		problems = append(problems, ruleProblems...)
+		if len(ruleProblems) == 0 {
+			set.rules = append(set.rules, rule)
+			set.byTrigger[rule.Trigger] = append(set.byTrigger[rule.Trigger], rule)
+		}
+	}
+	return set, problems
+}
+
+func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
 	rule := &Rule{
 		Name:      cfg.Name,
 		Trigger:   cfg.Trigger,
@@ -106,39 +112,51 @@ func compileRule(cfg *config.Rule) (*Rule, []error) {
 		Operation: cfg.Operation(),
 		Config:    copyRule(cfg),
 	}
-	var errs []error
+	var problems config.Problems
 	var err error
 	rule.when, err = compileWhen(cfg.When)
-	errs = append(errs, fieldErrors("when: ", err)...)
+	problems = append(problems, fieldProblems(cfg, "when", err)...)
 	rule.query, err = compileQuery(cfg.Query)
-	errs = append(errs, fieldErrors("query: ", err)...)
+	problems = append(problems, fieldProblems(cfg, "query", err)...)
 	rule.reason, err = compileTemplate(cfg.Reason)
-	errs = append(errs, fieldErrors("reason: ", err)...)
+	problems = append(problems, fieldProblems(cfg, "reason", err)...)
 	if cfg.Signal != nil {
-		// Input errors already start with their path (signal.input.<key>).
+		// Input errors are *fieldError naming their path (signal.input.<key>).
 		rule.input, err = compileInput(cfg.Signal.Input)
-		errs = append(errs, fieldErrors("", err)...)
+		problems = append(problems, fieldProblems(cfg, "signal.input", err)...)
 	}
-	return rule, errs
+	return rule, problems
 }
 
-// fieldErrors splits joined errors and prefixes each with its field, so
-// that every line of the report names the rule and the field at fault.
-func fieldErrors(field string, err error) []error {
+// fieldError is a compile error about one place inside a field of a rule,
+// such as signal.input.tenant.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// fieldProblems splits joined errors into one problem each, about field or
+// the place a *fieldError names.
+func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
 	if err == nil {
 		return nil
 	}
+	//nolint:errorlint // walks the joined errors themselves, one level at a time
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
+		var out config.Problems
 		for _, inner := range joined.Unwrap() {
-			out = append(out, fieldErrors(field, inner)...)
+			out = append(out, fieldProblems(cfg, field, inner)...)
 		}
 		return out
 	}
-	if field == "" {
-		return []error{err}
+	//nolint:errorlint // as above
+	if fe, ok := err.(*fieldError); ok {
+		return fieldProblems(cfg, fe.field, fe.err)
 	}
-	return []error{fmt.Errorf("%s%w", field, err)}
+	return config.Problems{cfg.Errorf(field, "%s", err.Error())}
 }
 
 // compileWhen rejects an expression whose type is known not to be bool;

@@ -236,19 +236,21 @@ func TestCompileErrors(t *testing.T) {
 	_, err := Compile(rules)
 	require.Error(t, err)
 	var messages []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		messages = append(messages, strings.SplitN(e.Error(), "\n", 2)[0])
+	var problems *config.Error
+	require.ErrorAs(t, err, &problems)
+	for _, p := range problems.Problems {
+		messages = append(messages, strings.SplitN(p.String(), "\n", 2)[0])
 	}
 	want := []string{
-		`rule "bad-when" (line 3): when: ERROR: <input>:1:14: Syntax error`,
-		`rule "string-when" (line 6): when: must be a bool expression, is string`,
-		`rule "bad-query" (line 9): query: placeholder at 1:5: unclosed {{ (no matching }})`,
-		`rule "two-bad" (line 12): query: placeholder {{ nope }} at 1:5: ERROR: <input>:1:1: undeclared reference to 'nope'`,
-		`rule "two-bad" (line 12): query: placeholder {{ 1 + }} at 1:24: ERROR: <input>:1:4: Syntax error`,
-		`rule "two-bad" (line 12): reason: empty placeholder at 1:1`,
-		`rule "bad-input" (line 15): signal.input.x[1]: placeholder {{ nope }} at 1:1: ERROR: <input>:1:1: undeclared reference to 'nope'`,
-		`rule "bad-input" (line 15): signal.input.y: placeholder {{ ) }} at 1:1: ERROR: <input>:1:1: Syntax error`,
-		`rule "ok" (line 18): name: duplicate rule name`,
+		`line 3: rule "bad-when": when: ERROR: <input>:1:14: Syntax error`,
+		`line 6: rule "string-when": when: must be a bool expression, is string`,
+		`line 9: rule "bad-query": query: placeholder at 1:5: unclosed {{ (no matching }})`,
+		`line 12: rule "two-bad": query: placeholder {{ nope }} at 1:5: ERROR: <input>:1:1: undeclared reference to 'nope'`,
+		`line 12: rule "two-bad": query: placeholder {{ 1 + }} at 1:24: ERROR: <input>:1:4: Syntax error`,
+		`line 12: rule "two-bad": reason: empty placeholder at 1:1`,
+		`line 15: rule "bad-input": signal.input.x[1]: placeholder {{ nope }} at 1:1: ERROR: <input>:1:1: undeclared reference to 'nope'`,
+		`line 15: rule "bad-input": signal.input.y: placeholder {{ ) }} at 1:1: ERROR: <input>:1:1: Syntax error`,
+		`line 18: rule "ok": name: duplicate rule name`,
 	}
 	require.Len(t, messages, len(want), strings.Join(messages, "\n"))
 	for i := range want {

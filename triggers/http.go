@@ -91,7 +91,8 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 		}
 		s.decode = hook.decode
 	default:
-		return nil, fmt.Errorf("trigger %q: http.format: want cloudevents, alertmanager or webhook, got %q", t.Name, s.cfg.Format)
+		return nil, fmt.Errorf("trigger %q: %w", t.Name,
+			fieldErrorf("http.format", "want cloudevents, alertmanager or webhook, got %q", s.cfg.Format))
 	}
 	return s, nil
 }

@@ -72,10 +72,28 @@ type webhook struct {
 	signature *signatureCheck
 }
 
-// newWebhook compiles the mapping and loads the signing secret.
+// FieldError is an error about one field of a trigger, such as
+// http.webhook.id, so that the loader can say where it stands.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+// Error reads "field: cause".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErrorf(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// newWebhook compiles the mapping and loads the signing secret. Its errors
+// are *FieldError, joined when there are several.
 func newWebhook(cfg *config.Webhook) (*webhook, error) {
 	if cfg == nil {
-		return nil, errors.New("http.webhook: required for format webhook")
+		return nil, fieldErrorf("http.webhook", "required for format webhook")
 	}
 	exprs := []struct{ name, expr string }{{"id", cfg.ID}, {"type", cfg.Type}, {"source", cfg.Source}}
 	if strings.TrimSpace(cfg.Subject) != "" {
@@ -88,15 +106,13 @@ func newWebhook(cfg *config.Webhook) (*webhook, error) {
 		errs = append(errs, err)
 		hook.fields = append(hook.fields, field)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	if cfg.Signature != nil {
 		check, err := newSignatureCheck(cfg.Signature)
-		if err != nil {
-			return nil, err
-		}
+		errs = append(errs, err)
 		hook.signature = check
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return hook, nil
 }
@@ -105,22 +121,22 @@ func newWebhook(cfg *config.Webhook) (*webhook, error) {
 // a dyn value (anything read from body) that is checked when evaluated.
 func compileWebhookField(name, expr string) (webhookField, error) {
 	if strings.TrimSpace(expr) == "" {
-		return webhookField{}, fmt.Errorf("http.webhook.%s: expression required", name)
+		return webhookField{}, fieldErrorf("http.webhook."+name, "expression required")
 	}
 	env, err := webhookEnv()
 	if err != nil {
-		return webhookField{}, fmt.Errorf("http.webhook: build CEL environment: %w", err)
+		return webhookField{}, fieldErrorf("http.webhook", "build CEL environment: %w", err)
 	}
 	ast, issues := env.Compile(expr)
 	if issues != nil && issues.Err() != nil {
-		return webhookField{}, fmt.Errorf("http.webhook.%s: compile: %w", name, issues.Err())
+		return webhookField{}, fieldErrorf("http.webhook."+name, "compile: %w", issues.Err())
 	}
 	if out := ast.OutputType(); !out.IsExactType(cel.StringType) && !out.IsExactType(cel.DynType) {
-		return webhookField{}, fmt.Errorf("http.webhook.%s: expression yields %s, want string (use string(...))", name, out)
+		return webhookField{}, fieldErrorf("http.webhook."+name, "expression yields %s, want string (use string(...))", out)
 	}
 	prg, err := env.Program(ast, cel.CostLimit(webhookCostLimit), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return webhookField{}, fmt.Errorf("http.webhook.%s: plan: %w", name, err)
+		return webhookField{}, fieldErrorf("http.webhook."+name, "plan: %w", err)
 	}
 	return webhookField{name: name, prg: prg}, nil
 }

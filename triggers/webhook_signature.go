@@ -38,40 +38,40 @@ type signatureCheck struct {
 
 func newSignatureCheck(cfg *config.Signature) (*signatureCheck, error) {
 	if strings.TrimSpace(cfg.Header) == "" {
-		return nil, errors.New("http.webhook.signature.header: required")
+		return nil, fieldErrorf("http.webhook.signature.header", "required")
 	}
 	key, err := loadSecret(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("http.webhook.signature: %w", err)
+		return nil, err
 	}
 	return &signatureCheck{header: cfg.Header, prefix: cfg.Prefix, key: key}, nil
 }
 
-// loadSecret reads the key from a file or the environment. Errors name where
-// the secret was looked for, never what was found. A file's trailing newline
+// loadSecret reads the key from a file or the environment. Errors are
+// *FieldError naming where the secret was looked for, never what was found. A file's trailing newline
 // is not part of the secret: editors and `echo` add one.
 func loadSecret(cfg *config.Signature) (secret, error) {
 	switch {
 	case cfg.SecretFile != "" && cfg.SecretEnv != "":
-		return nil, errors.New("set one of secret_file or secret_env, not both")
+		return nil, fieldErrorf("http.webhook.signature", "set one of secret_file or secret_env, not both")
 	case cfg.SecretFile != "":
 		raw, err := os.ReadFile(cfg.SecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("read secret_file: %w", err)
+			return nil, fieldErrorf("http.webhook.signature.secret_file", "%w", err)
 		}
 		key := strings.TrimRight(string(raw), "\r\n")
 		if key == "" {
-			return nil, fmt.Errorf("secret_file %s is empty", cfg.SecretFile)
+			return nil, fieldErrorf("http.webhook.signature.secret_file", "%s is empty", cfg.SecretFile)
 		}
 		return secret(key), nil
 	case cfg.SecretEnv != "":
 		key := os.Getenv(cfg.SecretEnv)
 		if key == "" {
-			return nil, fmt.Errorf("secret_env: environment variable %s is unset or empty", cfg.SecretEnv)
+			return nil, fieldErrorf("http.webhook.signature.secret_env", "environment variable %s is unset or empty", cfg.SecretEnv)
 		}
 		return secret(key), nil
 	}
-	return nil, errors.New("secret_file or secret_env: required")
+	return nil, fieldErrorf("http.webhook.signature", "secret_file or secret_env: required")
 }
 
 // verify compares in constant time, so the answer's timing does not tell a

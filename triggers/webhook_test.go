@@ -216,7 +216,7 @@ func TestWebhookSecretErrors(t *testing.T) {
 		signature config.Signature
 		want      string
 	}{
-		{"missing file", config.Signature{Header: "X-Sig", SecretFile: filepath.Join(dir, "nope")}, "read secret_file"},
+		{"missing file", config.Signature{Header: "X-Sig", SecretFile: filepath.Join(dir, "nope")}, "http.webhook.signature.secret_file: open "},
 		{"empty file", config.Signature{Header: "X-Sig", SecretFile: empty}, "is empty"},
 		{"unset env", config.Signature{Header: "X-Sig", SecretEnv: emptyEnv},
 			"environment variable BATCHWIRE_TEST_EMPTY_SECRET is unset or empty"},

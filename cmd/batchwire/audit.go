@@ -54,9 +54,11 @@ func (f *auditFlags) run(ctx context.Context, out io.Writer) error {
 	if f.output != "text" && f.output != "json" {
 		return usageError{fmt.Errorf("--output: want text or json, got %q", f.output)}
 	}
-	cfg, err := loadConfig(f.configPath)
+	// Only audit.* and nats.* are needed here: the file need not be one
+	// the daemon could run (its secrets may live elsewhere).
+	cfg, err := config.Load(f.configPath)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if cfg.Audit.Disabled {
 		return errors.New("audit.disabled is set in the configuration: no records are stored")

@@ -127,8 +127,11 @@ func flagErrors(err error) error {
 	for _, e := range unjoin(err) {
 		msg := e.Error()
 		var fe *batch.FieldError
-		if errors.As(e, &fe) && optionFlags[fe.Field] != "" {
-			msg = optionFlags[fe.Field] + ": " + fe.Err.Error()
+		if errors.As(e, &fe) {
+			option, _, _ := strings.Cut(fe.Field, "[")
+			if flag := optionFlags[option]; flag != "" {
+				msg = flag + ": " + fe.Err.Error()
+			}
 		}
 		for option, flag := range optionFlags {
 			if strings.Contains(option, ".") {

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/daemon"
 )
 
@@ -25,8 +25,10 @@ that matching rules render. SIGINT or SIGTERM stops intake, finishes in-flight
 decisions and exits. SIGHUP (or POST /-/reload) reloads the configuration:
 the new one is validated whole and swapped in only if it is valid.
 
-The Temporal API key is read from temporal.api_key_file or the TEMPORAL_API_KEY
-environment variable; it is never logged.`,
+The configuration is loaded as check loads it; a file with errors is refused
+before anything is started, with the same problems check prints, on stderr,
+and exit status 2. The Temporal API key is read from temporal.api_key_file or
+the TEMPORAL_API_KEY environment variable; it is never logged.`,
 		Example: `  batchwire run --config examples/flags/batchwire.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -34,15 +36,11 @@ environment variable; it is never logged.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath)
+			loaded, err := loadConfig(cmd.ErrOrStderr(), configPath, logger)
 			if err != nil {
 				return err
 			}
-			apiKey, err := readAPIKey(cfg.Temporal.APIKeyFile)
-			if err != nil {
-				return err
-			}
-			d, err := daemon.New(daemon.Options{Config: cfg, Logger: logger, APIKey: apiKey, ConfigPath: configPath})
+			d, err := daemon.New(daemon.Options{Loaded: loaded, Logger: logger, ConfigPath: configPath})
 			if err != nil {
 				return usageError{err}
 			}
@@ -72,23 +70,17 @@ func reloadOnHangup(ctx context.Context, d *daemon.Daemon) {
 	}
 }
 
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, usageError{err}
+// loadConfig loads the configuration as check does. A file with errors is
+// refused with every problem printed to stderr in check's words, and exits 2;
+// warnings of a file that loads are logged.
+func loadConfig(stderr io.Writer, path string, logger *slog.Logger) (*daemon.Loaded, error) {
+	loaded, problems := daemon.Load(path, logger)
+	if loaded == nil {
+		printProblems(stderr, problems)
+		return nil, usageError{fmt.Errorf("config %s: %s", path, plural(len(problems.Errors()), "error"))}
 	}
-	return cfg, nil
-}
-
-// readAPIKey takes the key from a file when one is configured, else from the
-// environment, so it never sits in the configuration itself.
-func readAPIKey(path string) (string, error) {
-	if path == "" {
-		return os.Getenv("TEMPORAL_API_KEY"), nil
+	for _, p := range problems.Warnings() {
+		logger.Warn("configuration warning", "problem", p.String())
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("temporal.api_key_file: %w", err)
-	}
-	return strings.TrimSpace(string(raw)), nil
+	return loaded, nil
 }

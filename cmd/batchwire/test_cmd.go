@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -17,8 +18,8 @@ import (
 
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/daemon"
 	"github.com/batchwire/batchwire/rules"
-	bwtriggers "github.com/batchwire/batchwire/triggers"
 )
 
 type testFlags struct {
@@ -43,6 +44,9 @@ body becomes one event per alert, each tried in turn).
 Otherwise the event is a structured-mode CloudEvent JSON file, or, with --type and
 --source, a raw JSON payload (a webhook body) wrapped into a CloudEvent whose
 id defaults to a hash of the payload.
+
+The configuration is loaded as check loads it; a file with errors is refused
+with check's problems on stderr and exit status 2.
 
 With --temporal ADDR (or TEMPORAL_ADDRESS), each rendered query is counted with
 CountWorkflowExecutions, which shows how many workflows it would touch and
@@ -76,11 +80,12 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 	if f.output != "text" && f.output != "json" {
 		return usageError{fmt.Errorf("--output: want text or json, got %q", f.output)}
 	}
-	cfg, set, err := loadRules(f.configPath)
+	loaded, err := loadConfig(cmd.ErrOrStderr(), f.configPath, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	events, err := f.loadEvents(cmd.Context(), cfg)
+	cfg, set := loaded.Config, loaded.Rules
+	events, err := f.loadEvents(cmd.Context(), loaded)
 	if err != nil {
 		return usageError{err}
 	}
@@ -99,7 +104,7 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 		}
 		report := evaluateEvent(cfg, set, triggers, ev, now, f.namespace)
 		if f.temporal != "" {
-			if err := countTargets(cmd.Context(), cfg, f.temporal, report); err != nil {
+			if err := countTargets(cmd.Context(), loaded, f.temporal, report); err != nil {
 				return err
 			}
 		}
@@ -118,8 +123,8 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 // format alertmanager or webhook, the file is a body as that trigger
 // receives it, and becomes the events the trigger would make of it (one per
 // alert for Alertmanager).
-func (f *testFlags) loadEvents(ctx context.Context, cfg *config.Config) ([]*cloudevents.Event, error) {
-	trigger := findTrigger(cfg, f.trigger)
+func (f *testFlags) loadEvents(ctx context.Context, loaded *daemon.Loaded) ([]*cloudevents.Event, error) {
+	trigger := findTrigger(loaded.Config, f.trigger)
 	if trigger == nil || trigger.HTTP == nil || trigger.HTTP.Format == "cloudevents" || f.eventType != "" || f.source != "" {
 		ev, err := f.loadEvent()
 		return []*cloudevents.Event{ev}, err
@@ -128,10 +133,7 @@ func (f *testFlags) loadEvents(ctx context.Context, cfg *config.Config) ([]*clou
 	if err != nil {
 		return nil, fmt.Errorf("--event: %w", err)
 	}
-	src, err := bwtriggers.NewHTTPSource(*trigger, nil)
-	if err != nil {
-		return nil, err
-	}
+	src := loaded.HTTPSources[trigger.Name]
 	header := http.Header{"Content-Type": []string{"application/json"}}
 	events, err := src.Decode(ctx, header, body)
 	if err != nil {
@@ -147,20 +149,6 @@ func findTrigger(cfg *config.Config, name string) *config.Trigger {
 		}
 	}
 	return nil
-}
-
-// loadRules loads and compiles the configuration; either failing is a
-// usage error, as in run: `batchwire check` says more about why.
-func loadRules(path string) (*config.Config, *rules.Set, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := rules.Compile(cfg.Rules)
-	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("config %s: %w", path, err)}
-	}
-	return cfg, set, nil
 }
 
 // loadEvent reads a structured-mode CloudEvent, or wraps raw JSON data into
@@ -231,12 +219,8 @@ func (f *testFlags) triggers(set *rules.Set) ([]string, error) {
 
 // countTargets runs the count preflight of every rendered query. It only
 // reads visibility, so nothing changes on the server.
-func countTargets(ctx context.Context, cfg *config.Config, address string, report *testReport) error {
-	apiKey, err := readAPIKey(cfg.Temporal.APIKeyFile)
-	if err != nil {
-		return err
-	}
-	opts := batch.OptionsFrom(cfg.Temporal, apiKey)
+func countTargets(ctx context.Context, loaded *daemon.Loaded, address string, report *testReport) error {
+	opts := batch.OptionsFrom(loaded.Config.Temporal, loaded.APIKey)
 	opts.Address = address
 	c, err := batch.Dial(ctx, opts, nil)
 	if err != nil {

@@ -148,8 +148,8 @@ func guardsOf(g config.Guards, paused bool) testGuards {
 func lintRendered(query string) []string {
 	warnings, err := rules.LintQuery(query)
 	var out []string
-	for _, msg := range flattenErrors(err) {
-		out = append(out, "error: "+msg)
+	if err != nil {
+		out = append(out, "error: "+err.Error())
 	}
 	for _, w := range warnings {
 		out = append(out, "warning: "+w)
