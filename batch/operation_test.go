@@ -37,7 +37,7 @@ func TestOperationValidate(t *testing.T) {
 			"reset.bad_binary_checksum: required for type BadBinary"},
 		{"bad binary filter beside any type", reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, BadBinaryChecksum: "x"}), ""},
 		{"unknown reapply exclude", reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, ExcludeReapply: []string{"timer"}}),
-			`reset.exclude_reapply: unknown "timer"`},
+			`reset.exclude_reapply[0]: unknown "timer"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

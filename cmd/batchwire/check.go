@@ -12,7 +12,6 @@ import (
 
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/daemon"
-	"github.com/batchwire/batchwire/rules"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -58,7 +57,7 @@ func runCheck(out io.Writer, path string) error {
 	compiled := loaded.Rules.Rules()
 	fmt.Fprintf(out, "SUCCESS: %s, %s, %s (sha256 %s)\n\n", plural(len(loaded.Config.Triggers), "trigger"),
 		plural(len(compiled), "rule"), plural(warnings, "warning"), loaded.Config.Hash[:12])
-	printRuleTable(out, compiled)
+	printRuleTable(out, loaded)
 	return nil
 }
 
@@ -73,41 +72,17 @@ func printProblems(out io.Writer, problems config.Problems) {
 	}
 }
 
-// printRuleTable prints one line per rule, placeholders shown as {{…}}.
-func printRuleTable(out io.Writer, compiled []*rules.Rule) {
+// printRuleTable prints one line per rule, placeholders shown as {{…}}, and
+// each rule's compiled operation as the engines take it.
+func printRuleTable(out io.Writer, loaded *daemon.Loaded) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTRIGGER\tWHEN\tNAMESPACE\tQUERY SHAPE\tACTION\tENGINE\tGUARDS")
-	for _, r := range compiled {
+	for _, r := range loaded.Rules.Rules() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Trigger,
 			strings.Join(strings.Fields(r.Config.When), " "), r.Namespace, r.QueryShape(),
-			actionSummary(r.Config), r.Config.Engine, guardSummary(r.Config.Guards))
+			loaded.Ops[r.Name], r.Config.Engine, guardSummary(r.Config.Guards))
 	}
 	_ = tw.Flush()
-}
-
-// actionSummary names the operation and its main argument: `signal
-// flag_changed`, `reset LastWorkflowTask`, `terminate`.
-func actionSummary(r config.Rule) string {
-	switch {
-	case r.Signal != nil:
-		return "signal " + r.Signal.Name
-	case r.Reset != nil:
-		parts := []string{"reset", r.Reset.Type}
-		if r.Reset.BuildID != "" {
-			parts = append(parts, r.Reset.BuildID)
-		}
-		if r.Reset.OnlyNonDeterministic {
-			parts = append(parts, "only_non_deterministic")
-		}
-		if r.Reset.BadBinaryChecksum != "" {
-			parts = append(parts, "bad_binary_checksum="+r.Reset.BadBinaryChecksum)
-		}
-		if len(r.Reset.ExcludeReapply) > 0 {
-			parts = append(parts, "exclude_reapply="+strings.Join(r.Reset.ExcludeReapply, ","))
-		}
-		return strings.Join(parts, " ")
-	}
-	return r.Operation()
 }
 
 // guardSummary reads like `max=1000 cooldown=10m rate=5/1m dry_run`.

@@ -16,6 +16,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/daemon"
@@ -97,17 +98,22 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return usageError{err}
 	}
+	counter, closeCounter, err := testCounter(cmd.Context(), loaded, f.temporal)
+	if err != nil {
+		return err
+	}
+	defer closeCounter()
 	failed := 0
 	for i, ev := range events {
 		if i > 0 && f.output == "text" {
 			fmt.Fprintln(cmd.OutOrStdout())
 		}
-		report := evaluateEvent(cfg, set, triggers, ev, now, f.namespace)
-		if f.temporal != "" {
-			if err := countTargets(cmd.Context(), loaded, f.temporal, report); err != nil {
-				return err
-			}
-		}
+		// A fresh pipeline per event: cooldown and rate depend on earlier
+		// launches, which a test does not have.
+		pipeline := admit.New(admit.Options{Counter: counter, Starter: noLaunch{},
+			AutoClientMax: cfg.Launch.AutoClientMax})
+		report := evaluateEvent(cmd.Context(), loaded, pipeline, triggers, ev, now, f.namespace)
+		report.Temporal = f.temporal
 		if err := report.print(cmd.OutOrStdout(), f.output); err != nil {
 			return err
 		}
@@ -217,23 +223,33 @@ func (f *testFlags) triggers(set *rules.Set) ([]string, error) {
 	return []string{f.trigger}, nil
 }
 
-// countTargets runs the count preflight of every rendered query. It only
-// reads visibility, so nothing changes on the server.
-func countTargets(ctx context.Context, loaded *daemon.Loaded, address string, report *testReport) error {
+// testCounter is the count preflight `test` gives the admission pipeline:
+// with an address, the server's CountWorkflowExecutions, which only reads
+// visibility; without, none.
+func testCounter(ctx context.Context, loaded *daemon.Loaded, address string) (admit.Counter, func(), error) {
+	if address == "" {
+		return noServer{}, func() {}, nil
+	}
 	opts := batch.OptionsFrom(loaded.Config.Temporal, loaded.APIKey)
 	opts.Address = address
 	c, err := batch.Dial(ctx, opts, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer c.Close()
-	report.Temporal = address
-	for _, outcome := range report.Rules {
-		if outcome.Action == nil {
-			continue
-		}
-		count, err := c.Count(ctx, outcome.Action.Namespace, outcome.Action.Query)
-		outcome.setCount(count, err)
-	}
-	return nil
+	return c, c.Close, nil
+}
+
+// errNoServer stops the pipeline at the count when no server was given.
+var errNoServer = errors.New("no Temporal server to count on (give --temporal)")
+
+type noServer struct{}
+
+func (noServer) Count(context.Context, string, string) (int64, error) { return 0, errNoServer }
+
+// noLaunch is the pipeline's last stage for `test`: it launches nothing and
+// reports the launch the daemon would make.
+type noLaunch struct{}
+
+func (noLaunch) Launch(context.Context, batch.Job, string) (string, error) {
+	return batch.OutcomeLaunched, nil
 }

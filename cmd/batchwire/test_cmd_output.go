@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,7 +11,10 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/batchwire/batchwire/admit"
+	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/daemon"
 	"github.com/batchwire/batchwire/rules"
 )
 
@@ -93,22 +98,35 @@ func (g testGuards) text() string {
 	return strings.Join(parts, " ")
 }
 
-// evaluateEvent runs the rules of each trigger against ev; it is pure.
-func evaluateEvent(cfg *config.Config, set *rules.Set, triggers []string, ev *cloudevents.Event,
-	now time.Time, namespace string) *testReport {
+// evaluateEvent runs the rules of each trigger against ev, and each rule's
+// result through the daemon's admission pipeline, whose last stage launches
+// nothing.
+func evaluateEvent(ctx context.Context, loaded *daemon.Loaded, pipeline *admit.Pipeline, triggers []string,
+	ev *cloudevents.Event, now time.Time, namespace string) *testReport {
 	report := &testReport{
 		Event: testEvent{ID: ev.ID(), Source: ev.Source(), Type: ev.Type(), Subject: ev.Subject()},
 		Time:  now,
 	}
+	paused := loaded.Config.Launch.Paused
 	for _, trigger := range triggers {
-		for _, res := range set.Evaluate(trigger, ev, now) {
-			report.Rules = append(report.Rules, newOutcome(res, trigger, cfg.Launch.Paused, namespace))
+		for _, eval := range loaded.Rules.Evaluate(trigger, ev, now) {
+			if eval.Action != nil && namespace != "" {
+				action := *eval.Action
+				action.Namespace = namespace
+				eval.Action = &action
+			}
+			o := newOutcome(eval, loaded.Ops[eval.Rule.Name], trigger, paused)
+			if eval.Action != nil {
+				d := pipeline.Run(ctx, admit.Input{Eval: eval, Op: loaded.Ops[eval.Rule.Name], Paused: paused, Now: now})
+				o.decided(d)
+			}
+			report.Rules = append(report.Rules, o)
 		}
 	}
 	return report
 }
 
-func newOutcome(res rules.Result, trigger string, paused bool, namespace string) *testOutcome {
+func newOutcome(res rules.Result, op batch.Operation, trigger string, paused bool) *testOutcome {
 	cfg := res.Rule.Config
 	o := &testOutcome{
 		Rule: res.Rule.Name, Trigger: trigger, When: strings.Join(strings.Fields(cfg.When), " "),
@@ -118,18 +136,48 @@ func newOutcome(res rules.Result, trigger string, paused bool, namespace string)
 		o.Error = res.Err.Error()
 	}
 	if a := res.Action; a != nil {
-		o.Action = &testAction{Namespace: a.Namespace, Operation: actionSummary(cfg), Query: a.Query,
+		o.Action = &testAction{Namespace: a.Namespace, Operation: op.String(), Query: a.Query,
 			Reason: a.Reason, JobID: a.JobID, Engine: cfg.Engine}
-		if namespace != "" {
-			o.Action.Namespace = namespace
-		}
 		if a.Signal != nil {
 			o.Action.Signal = &testSignal{Name: a.Signal.Name, Input: a.Signal.Input}
 		}
 		o.Lint = lintRendered(a.Query)
-		o.Verdict = o.verdict()
 	}
 	return o
+}
+
+// decided reads the pipeline's decision: the count, the engine and the verdict.
+func (o *testOutcome) decided(d admit.Decision) {
+	if d.Counted {
+		count := d.Count
+		o.Count = &count
+	} else if d.Stage == admit.StageCount && !errors.Is(d.Err, errNoServer) {
+		o.CountError = d.Reason
+	}
+	if d.Engine != "" {
+		o.Action.Engine = d.Engine
+	}
+	o.Verdict = verdict(d)
+}
+
+// verdict says in words what the daemon would do; the decision comes from
+// the same stages, in the same order.
+func verdict(d admit.Decision) string {
+	switch {
+	case d.Result == admit.Launched:
+		return fmt.Sprintf("would launch on %s on the %s engine", plural(int(d.Count), "workflow"), d.Engine)
+	case d.Result == admit.DryRun:
+		return "dry run: counted and audited, not launched"
+	case d.Guard == admit.GuardPaused:
+		return "not launched: launch.paused is set"
+	case d.Guard == admit.GuardMax:
+		return fmt.Sprintf("blocked by max_workflows: %d selected, at most %d allowed", d.Count, d.Rule.Config.Guards.MaxWorkflows)
+	case errors.Is(d.Err, errNoServer):
+		return "would launch if the count preflight passes"
+	case d.Stage == admit.StageCount:
+		return "not launched: the count preflight fails"
+	}
+	return "not launched: " + d.Reason
 }
 
 func guardsOf(g config.Guards, paused bool) testGuards {
@@ -155,35 +203,6 @@ func lintRendered(query string) []string {
 		out = append(out, "warning: "+w)
 	}
 	return out
-}
-
-func (o *testOutcome) setCount(count int64, err error) {
-	if err != nil {
-		o.CountError = err.Error()
-	} else {
-		o.Count = &count
-	}
-	o.Verdict = o.verdict()
-}
-
-// verdict follows the daemon's order: pause switch, count preflight,
-// max_workflows, dry run. Cooldown and rate depend on earlier launches,
-// which a test does not have.
-func (o *testOutcome) verdict() string {
-	max := o.Guards.MaxWorkflows
-	switch {
-	case o.Guards.Paused:
-		return "not launched: launch.paused is set"
-	case o.CountError != "":
-		return "not launched: the count preflight fails"
-	case o.Count != nil && max > 0 && *o.Count > max:
-		return fmt.Sprintf("blocked by max_workflows: %d selected, at most %d allowed", *o.Count, max)
-	case o.Guards.DryRun:
-		return "dry run: counted and audited, not launched"
-	case o.Count != nil:
-		return fmt.Sprintf("would launch on %d workflows", *o.Count)
-	}
-	return "would launch if the count preflight passes"
 }
 
 func (r *testReport) failed() int {
