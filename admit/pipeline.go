@@ -23,7 +23,7 @@ const (
 // Input is one rule's evaluation of one event, with what the stages need
 // from the configuration in force when the event arrived.
 type Input struct {
-	Eval rules.Result
+	Eval rules.Evaluation
 	// Op is the rule's compiled operation; a signal's input is rendered per event.
 	Op     batch.Operation
 	Paused bool

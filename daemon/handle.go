@@ -35,7 +35,7 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 // admitAll runs the pipeline for each rule at once (a server launch may wait
 // for its namespace's slot, which must not hold up the other rules), then
 // records and settles.
-func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveState, evals []rules.Result, now time.Time) {
+func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveState, evals []rules.Evaluation, now time.Time) {
 	log := d.log.With("trigger", dl.Trigger, "event_id", dl.Event.ID(), "event_source", dl.Event.Source(), "event_type", dl.Event.Type())
 	stop := keepInProgress(dl, log)
 	defer stop()

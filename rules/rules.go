@@ -37,9 +37,9 @@ type Rule struct {
 	input  *signalInput
 }
 
-// Result is the outcome of one rule for one event. Err holds an error of
+// Evaluation is one rule's answer to one event. Err holds an error of
 // the when expression or, with Matched set, of rendering the action.
-type Result struct {
+type Evaluation struct {
 	Rule    *Rule
 	Matched bool
 	Action  *Action
@@ -202,15 +202,15 @@ func (s *Set) Rules() []*Rule {
 // Evaluate matches the rules of trigger against ev at time now and renders
 // the action of each match. It is pure: the same inputs give the same
 // results.
-func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []Result {
+func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []Evaluation {
 	rules := s.byTrigger[trigger]
 	if len(rules) == 0 {
 		return nil
 	}
-	results := make([]Result, len(rules))
+	results := make([]Evaluation, len(rules))
 	if ev == nil {
 		for i, rule := range rules {
-			results[i] = Result{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)}
+			results[i] = Evaluation{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)}
 		}
 		return results
 	}
@@ -221,19 +221,19 @@ func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []R
 	return results
 }
 
-func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Result {
+func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Evaluation {
 	matched, err := r.match(act)
 	if err != nil {
-		return Result{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}
+		return Evaluation{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}
 	}
 	if !matched {
-		return Result{Rule: r}
+		return Evaluation{Rule: r}
 	}
 	action, err := r.render(act, trigger, ev)
 	if err != nil {
-		return Result{Rule: r, Matched: true, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
+		return Evaluation{Rule: r, Matched: true, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
 	}
-	return Result{Rule: r, Matched: true, Action: action}
+	return Evaluation{Rule: r, Matched: true, Action: action}
 }
 
 func (r *Rule) match(act *activation) (bool, error) {

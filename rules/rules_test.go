@@ -60,7 +60,7 @@ func TestEvaluateFlagChanges(t *testing.T) {
 	require.Equal(t, "default", action.Namespace)
 	require.Equal(t, "flag.changed", action.EventType)
 
-	require.Equal(t, Result{Rule: set.Rules()[1]}, results[1])
+	require.Equal(t, Evaluation{Rule: set.Rules()[1]}, results[1])
 
 	require.True(t, results[2].Matched, "a render error still reports the match")
 	require.Nil(t, results[2].Action)

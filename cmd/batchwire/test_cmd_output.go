@@ -126,7 +126,7 @@ func evaluateEvent(ctx context.Context, loaded *daemon.Loaded, pipeline *admit.P
 	return report
 }
 
-func newOutcome(res rules.Result, op batch.Operation, trigger string, paused bool) *testOutcome {
+func newOutcome(res rules.Evaluation, op batch.Operation, trigger string, paused bool) *testOutcome {
 	cfg := res.Rule.Config
 	o := &testOutcome{
 		Rule: res.Rule.Name, Trigger: trigger, When: strings.Join(strings.Fields(cfg.When), " "),
