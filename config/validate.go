@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -214,8 +213,4 @@ func (r *Rule) validateAction() Problems {
 		return Problems{r.Errorf(last, "one action per rule, got %s", strings.Join(ops, " and "))}
 	}
 	return nil
-}
-
-func fieldIndex(field string, i int) string {
-	return field + "[" + strconv.Itoa(i) + "]"
 }

@@ -73,17 +73,17 @@ func WaitCount(t testing.TB, c client.Client, namespace, query string, want int6
 // or a continue-as-new replaces.
 func CurrentRun(t require.TestingT, c client.Client, workflowID string) string {
 	helper(t)
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	desc, err := c.DescribeWorkflow(context.Background(), workflowID, "")
 	require.NoError(t, err)
-	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	return desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }
 
 // Status returns the status of a workflow's current run.
 func Status(t require.TestingT, c client.Client, workflowID string) enumspb.WorkflowExecutionStatus {
 	helper(t)
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	desc, err := c.DescribeWorkflow(context.Background(), workflowID, "")
 	require.NoError(t, err)
-	return desc.GetWorkflowExecutionInfo().GetStatus()
+	return desc.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 }
 
 // Runs lists the run ids visibility holds for a workflow id in the namespace
