@@ -43,6 +43,11 @@ func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveSta
 	var wg sync.WaitGroup
 	for i, ev := range evals {
 		in := admit.Input{Eval: ev, Op: st.ops[ev.Rule.Name], Paused: st.cfg.Launch.Paused, Now: now}
+		if !ev.Matched || ev.Err != nil {
+			// Decided by the first stage, at once: no goroutine per rule.
+			decisions[i] = d.pipeline.Run(d.launchCtx, in)
+			continue
+		}
 		wg.Go(func() { decisions[i] = d.pipeline.Run(d.launchCtx, in) })
 	}
 	wg.Wait()
