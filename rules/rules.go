@@ -18,7 +18,7 @@ import (
 // Set is a compiled, immutable set of rules, safe for concurrent use.
 type Set struct {
 	rules     []*Rule
-	byTrigger map[string][]*Rule
+	byTrigger map[string]*triggerIndex
 }
 
 // Rule is one compiled rule.
@@ -31,7 +31,9 @@ type Rule struct {
 	// Config is a copy of the rule as configured.
 	Config config.Rule
 
-	when   cel.Program
+	when cel.Program
+	// types are the event types `when` requires (index.go); nil means any.
+	types  []string
 	query  *template
 	reason *template
 	input  *signalInput
@@ -83,7 +85,7 @@ func Compile(rules []config.Rule) (*Set, error) {
 // CompileAll compiles every rule it can: the set holds the rules that
 // compiled, in order, and the problems say why the others did not.
 func CompileAll(rules []config.Rule) (*Set, config.Problems) {
-	set := &Set{byTrigger: map[string][]*Rule{}}
+	set := &Set{byTrigger: map[string]*triggerIndex{}}
 	seen := map[string]bool{}
 	var problems config.Problems
 	for i := range rules {
@@ -98,7 +100,12 @@ func CompileAll(rules []config.Rule) (*Set, config.Problems) {
 		problems = append(problems, ruleProblems...)
 		if len(ruleProblems) == 0 {
 			set.rules = append(set.rules, rule)
-			set.byTrigger[rule.Trigger] = append(set.byTrigger[rule.Trigger], rule)
+			ix := set.byTrigger[rule.Trigger]
+			if ix == nil {
+				ix = &triggerIndex{byType: map[string][]int{}}
+				set.byTrigger[rule.Trigger] = ix
+			}
+			ix.add(rule, rule.types)
 		}
 	}
 	return set, problems
@@ -116,6 +123,9 @@ func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
 	var err error
 	rule.when, err = compileWhen(cfg.When)
 	problems = append(problems, fieldProblems(cfg, "when", err)...)
+	if err == nil {
+		rule.types = whenTypes(cfg.When)
+	}
 	rule.query, err = compileQuery(cfg.Query)
 	problems = append(problems, fieldProblems(cfg, "query", err)...)
 	rule.reason, err = compileTemplate(cfg.Reason)
@@ -200,23 +210,29 @@ func (s *Set) Rules() []*Rule {
 }
 
 // Evaluate matches the rules of trigger against ev at time now and renders
-// the action of each match. It is pure: the same inputs give the same
-// results.
+// the action of each match, in configuration order. Only the rules that can
+// match the event's type are evaluated (index.go); the others could only
+// answer false. It is pure: the same inputs give the same results.
 func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []Evaluation {
-	rules := s.byTrigger[trigger]
-	if len(rules) == 0 {
+	ix := s.byTrigger[trigger]
+	if ix == nil {
 		return nil
 	}
-	results := make([]Evaluation, len(rules))
 	if ev == nil {
-		for i, rule := range rules {
+		results := make([]Evaluation, len(ix.rules))
+		for i, rule := range ix.rules {
 			results[i] = Evaluation{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)}
 		}
 		return results
 	}
+	candidates := ix.candidates(ev.Type())
+	if len(candidates) == 0 {
+		return nil
+	}
+	results := make([]Evaluation, len(candidates))
 	act := newActivation(ev, now)
-	for i, rule := range rules {
-		results[i] = rule.evaluate(act, trigger, ev)
+	for i, pos := range candidates {
+		results[i] = ix.rules[pos].evaluate(act, trigger, ev)
 	}
 	return results
 }
