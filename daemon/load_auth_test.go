@@ -146,4 +146,3 @@ func loadTestDaemon(t *testing.T, path string) loadedDaemon {
 	require.NoError(t, err)
 	return loadedDaemon{d: d, reg: reg}
 }
-

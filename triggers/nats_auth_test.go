@@ -68,7 +68,7 @@ func TestConnectTLSClientCertAndPassword(t *testing.T) {
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{serverPair.TLS(t)}, ClientCAs: ca.Pool(),
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12},
 		TLSVerify: true, TLSTimeout: 2,
-		Users:     []*server.User{{Username: "batchwire", Password: password}},
+		Users: []*server.User{{Username: "batchwire", Password: password}},
 	})
 	passwordFile := testenv.WriteSecret(t, "password", password)
 	good := config.NATS{URL: srv.ClientURL(), User: "batchwire", PasswordFile: passwordFile,
