@@ -167,4 +167,3 @@ func standardHeaders(key []byte, id string, at time.Time, body []byte) http.Head
 	header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 	return header
 }
-
