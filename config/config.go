@@ -20,6 +20,9 @@ const (
 	DefaultListen          = "127.0.0.1:9464"
 	DefaultDataDir         = "batchwire-data"
 	DefaultPollInterval    = 500 * time.Millisecond
+	// DefaultWebhookTolerance is how far a Standard Webhooks timestamp may
+	// be from now, the scheme's own recommendation.
+	DefaultWebhookTolerance = 5 * time.Minute
 	// DefaultAutoClientMax, DefaultClientConcurrency and DefaultClientRPS are
 	// the launch defaults the daemon, the CLI and the client engine share
 	// (batch re-exports them).
@@ -91,11 +94,66 @@ type NATS struct {
 	Listen string `yaml:"listen"`
 	// CredentialsFile is a NATS .creds file for an external server.
 	CredentialsFile string `yaml:"credentials_file"`
+	// NKeySeedFile holds an nkey seed (SU...) the connection signs the
+	// server's nonce with. With the embedded server, its public key is the
+	// one user the server accepts.
+	NKeySeedFile string `yaml:"nkey_seed_file"`
+	// User and PasswordFile authenticate with a user and password. With the
+	// embedded server, they are the one user the server accepts.
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS secures the connection to an external server.
+	TLS NATSTLS `yaml:"tls"`
 }
 
-// HTTP configures the daemon's own HTTP server (/metrics, /-/healthy, /-/ready).
+// NATSTLS is the TLS of the connection to an external NATS server.
+type NATSTLS struct {
+	// CAFile verifies the server's certificate; empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate, for servers that
+	// verify clients (mTLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether any TLS setting was given.
+func (t NATSTLS) Enabled() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
+
+// Authenticated reports whether the connection presents any credentials.
+func (n NATS) Authenticated() bool {
+	return n.CredentialsFile != "" || n.NKeySeedFile != "" || n.User != ""
+}
+
+// HTTP configures the daemon's own HTTP server (/metrics, /-/healthy,
+// /-/ready, the admin endpoints and the HTTP triggers).
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// TLS makes the listener serve HTTPS, and with ClientCAFile verify the
+	// client certificates that callers present.
+	TLS HTTPTLS `yaml:"tls"`
+	// Admin guards POST /-/reload.
+	Admin Admin `yaml:"admin"`
+}
+
+// HTTPTLS is the TLS of the daemon's HTTP listener.
+type HTTPTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile verifies client certificates. A certificate is asked
+	// for but not required by the listener; a trigger with
+	// auth.client_cert refuses a request without a verified one.
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t HTTPTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" }
+
+// Admin configures the admin endpoints (POST /-/reload). They are not
+// served unless Enabled, and then only to a caller with the bearer token
+// in TokenFile.
+type Admin struct {
+	Enabled   bool   `yaml:"enabled"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // Launch holds settings for every launch, whatever the rule.
@@ -200,7 +258,24 @@ type HTTPTrigger struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Timeout bounds how long a request waits for its decision; default 30s.
 	Timeout Duration `yaml:"timeout"`
+	// Auth is what a request must present before its body is read.
+	Auth HTTPAuth `yaml:"auth"`
 }
+
+// HTTPAuth authenticates the callers of an HTTP trigger. Every option set
+// must pass; a request that fails one is answered 401 and counted in
+// batchwire_http_auth_failures_total.
+type HTTPAuth struct {
+	// BearerTokenFile holds the token a request must send as
+	// "Authorization: Bearer <token>".
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// ClientCert requires a client certificate verified against
+	// http.tls.client_ca_file.
+	ClientCert bool `yaml:"client_cert"`
+}
+
+// Enabled reports whether any option is set.
+func (a HTTPAuth) Enabled() bool { return a.BearerTokenFile != "" || a.ClientCert }
 
 // Webhook maps a JSON body to a CloudEvent with CEL expressions over `body`
 // (the decoded JSON) and `headers` (map of lower-case names to first values).
@@ -210,8 +285,25 @@ type Webhook struct {
 	Source  string `yaml:"source"`
 	Subject string `yaml:"subject"`
 	// Signature checks an HMAC-SHA256 of the raw body, as GitHub's
-	// X-Hub-Signature-256 does.
+	// X-Hub-Signature-256 does. It covers neither the headers nor the time,
+	// so a signed body can be replayed; StandardWebhooks covers both.
 	Signature *Signature `yaml:"signature"`
+	// StandardWebhooks checks the signature of the Standard Webhooks scheme
+	// (webhook-id, webhook-timestamp, webhook-signature). The signed
+	// webhook-id is the event id, so ID must be empty.
+	StandardWebhooks *StandardWebhooks `yaml:"standard_webhooks"`
+}
+
+// StandardWebhooks is a Standard Webhooks (https://www.standardwebhooks.com)
+// signature check. The secret ("whsec_" and base64) comes from a file or an
+// environment variable.
+type StandardWebhooks struct {
+	SecretFile string `yaml:"secret_file"`
+	SecretEnv  string `yaml:"secret_env"`
+	// Tolerance is how far webhook-timestamp may be from now, either way;
+	// default 5m. A request outside it is refused, so a captured request
+	// cannot be replayed later.
+	Tolerance Duration `yaml:"tolerance"`
 }
 
 // Signature is an HMAC check on webhook bodies. The secret comes from a file

@@ -89,6 +89,9 @@ func (t *Trigger) applyDefaults() {
 		if h.Timeout == 0 {
 			h.Timeout = Duration(30 * time.Second)
 		}
+		if sw := h.standardWebhooks(); sw != nil && sw.Tolerance == 0 {
+			sw.Tolerance = Duration(DefaultWebhookTolerance)
+		}
 	}
 	js := t.JetStream
 	if js == nil {
@@ -116,6 +119,13 @@ func (t *Trigger) applyDefaults() {
 	if js.DeadLetter == "" {
 		js.DeadLetter = "batchwire.dead." + t.Name
 	}
+}
+
+func (h *HTTPTrigger) standardWebhooks() *StandardWebhooks {
+	if h.Webhook == nil {
+		return nil
+	}
+	return h.Webhook.StandardWebhooks
 }
 
 func firstNonEmpty(values ...string) string {

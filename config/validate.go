@@ -23,11 +23,16 @@ func (c *Config) Validate() Problems {
 		problems = append(problems, c.problemf(SeverityWarning, "launch.paused",
 			"set, so no rule launches anything until it is cleared"))
 	}
+	problems = append(problems, c.validateAuth()...)
 	triggers := map[string]bool{}
 	paths := map[string]string{}
 	for i := range c.Triggers {
 		t := &c.Triggers[i]
-		problems = append(problems, t.validate(triggers, paths)...)
+		triggerProblems := t.validate(triggers, paths)
+		if t.HTTP != nil && t.Name != "" && !triggers[t.Name] {
+			triggerProblems = append(triggerProblems, t.validateAuth(c.HTTP)...)
+		}
+		problems = append(problems, triggerProblems...)
 		triggers[t.Name] = true
 	}
 	rules := map[string]bool{}
@@ -122,10 +127,17 @@ func (t *Trigger) validateHTTP(paths map[string]string) Problems {
 func (t *Trigger) validateWebhook() Problems {
 	hook := t.HTTP.Webhook
 	var problems Problems
-	for _, field := range []struct{ name, expr string }{{"id", hook.ID}, {"type", hook.Type}, {"source", hook.Source}} {
+	required := []struct{ name, expr string }{{"type", hook.Type}, {"source", hook.Source}}
+	if hook.StandardWebhooks == nil {
+		required = append([]struct{ name, expr string }{{"id", hook.ID}}, required...)
+	}
+	for _, field := range required {
 		if strings.TrimSpace(field.expr) == "" {
 			problems = append(problems, t.Errorf("http.webhook."+field.name, "expression required for format webhook"))
 		}
+	}
+	if hook.StandardWebhooks != nil {
+		problems = append(problems, t.validateStandardWebhooks(hook)...)
 	}
 	if sig := hook.Signature; sig != nil {
 		if strings.TrimSpace(sig.Header) == "" {
@@ -134,6 +146,21 @@ func (t *Trigger) validateWebhook() Problems {
 		if (sig.SecretFile == "") == (sig.SecretEnv == "") {
 			problems = append(problems, t.Errorf("http.webhook.signature", "set one of secret_file or secret_env"))
 		}
+	}
+	return problems
+}
+
+func (t *Trigger) validateStandardWebhooks(hook *Webhook) Problems {
+	var problems Problems
+	if strings.TrimSpace(hook.ID) != "" {
+		problems = append(problems, t.Errorf("http.webhook.id",
+			"must be empty with standard_webhooks: the event id is the signed webhook-id header, so that no unsigned part of a request can make a new event"))
+	}
+	if hook.Signature != nil {
+		problems = append(problems, t.Errorf("http.webhook.signature", "set one of signature or standard_webhooks"))
+	}
+	if sw := hook.StandardWebhooks; (sw.SecretFile == "") == (sw.SecretEnv == "") {
+		problems = append(problems, t.Errorf("http.webhook.standard_webhooks", "set one of secret_file or secret_env"))
 	}
 	return problems
 }

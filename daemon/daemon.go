@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,8 @@ type Daemon struct {
 	// httpSources are the HTTP triggers, built by the loader so that a bad
 	// webhook mapping or an unreadable secret fails at start.
 	httpSources map[string]*triggers.HTTPSource
+	natsAuth    triggers.NATSAuth
+	httpTLS     *tls.Config
 
 	// running is set while Run takes events; triggerLive holds, per trigger
 	// (fixed in New: a reload cannot change triggers), whether it has started
@@ -116,12 +119,19 @@ func New(opts Options) (*Daemon, error) {
 		metrics: newMetrics(opts.Registry, opts.Config.Metrics.JobRetention.Std()),
 
 		httpSources: loaded.HTTPSources,
+		natsAuth:    loaded.NATSAuth,
+		httpTLS:     loaded.HTTPTLS,
 		triggerLive: map[string]*atomic.Bool{},
 	}
 	for _, t := range opts.Config.Triggers {
 		d.triggerLive[t.Name] = new(atomic.Bool)
 	}
-	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops})
+	for _, src := range d.httpSources {
+		src.OnAuthFailure(func(trigger, reason string) {
+			d.metrics.httpAuthFailures.WithLabelValues(trigger, reason).Inc()
+		})
+	}
+	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
 }
@@ -252,13 +262,13 @@ func (d *Daemon) connectNATS() (*nats.Conn, func(), error) {
 		if err := os.MkdirAll(storeDir, 0o750); err != nil {
 			return nil, nil, fmt.Errorf("create data dir: %w", err)
 		}
-		srv, err := triggers.StartEmbedded(d.cfg.NATS.Listen, storeDir, d.log)
+		srv, err := triggers.StartEmbedded(d.cfg.NATS.Listen, storeDir, d.natsAuth, d.log)
 		if err != nil {
 			return nil, nil, err
 		}
 		embedded = srv
 	}
-	nc, err := triggers.Connect(d.cfg.NATS, embedded, d.log)
+	nc, err := triggers.Connect(d.cfg.NATS, d.natsAuth, embedded, d.log)
 	if err != nil {
 		if embedded != nil {
 			embedded.Shutdown()
@@ -340,6 +350,9 @@ func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
 		return nil, fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
 	}
 	d.httpAddr.Store(ln.Addr().String())
+	if d.httpTLS != nil {
+		ln = tls.NewListener(ln, d.httpTLS)
+	}
 	// ReadTimeout bounds slow uploads to HTTP triggers; no WriteTimeout, as a
 	// trigger's answer waits for its decisions (http.timeout).
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,14 @@ type Loaded struct {
 	// APIKey is read from temporal.api_key_file, or from TEMPORAL_API_KEY
 	// when no file is set; it is never logged.
 	APIKey string
+	// NATSAuth holds the NATS user, password and nkey seed, read from their
+	// files; the embedded server takes the same as its one user.
+	NATSAuth triggers.NATSAuth
+	// AdminToken is the bearer token of the admin endpoints, read from
+	// http.admin.token_file when they are enabled.
+	AdminToken []byte
+	// HTTPTLS is the HTTP listener's TLS, loaded from http.tls, or nil.
+	HTTPTLS *tls.Config
 }
 
 // Load reads, decodes and builds the configuration file at path. It is the
@@ -80,11 +89,14 @@ func build(cfg *config.Config, file string, log *slog.Logger, problems config.Pr
 	if keyProblem != nil {
 		problems = append(problems, *keyProblem)
 	}
+	read, secretProblems := readSecrets(cfg, apiKey)
+	problems = append(problems, secretProblems...)
 	problems = problems.InFile(file).Sorted()
 	if len(problems.Errors()) > 0 {
 		return nil, problems
 	}
-	return &Loaded{Config: cfg, Rules: set, Ops: ops, HTTPSources: sources, APIKey: apiKey}, problems
+	return &Loaded{Config: cfg, Rules: set, Ops: ops, HTTPSources: sources, APIKey: apiKey,
+		NATSAuth: read.nats, AdminToken: read.adminToken, HTTPTLS: read.httpTLS}, problems
 }
 
 // compileOperations compiles each rule's action into its operation

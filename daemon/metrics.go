@@ -32,6 +32,7 @@ type metrics struct {
 	jobsStopped      *prometheus.CounterVec
 	rpcErrors        *prometheus.CounterVec
 	handlerPanics    *prometheus.CounterVec
+	httpAuthFailures *prometheus.CounterVec
 	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -81,6 +82,9 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
 		handlerPanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_panics_total",
 			Help: "Events whose handling panicked (a bug); the daemon goes on and the event is retried."}, []string{"trigger"}),
+		httpAuthFailures: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_http_auth_failures_total",
+			Help: "HTTP requests refused for their credentials, by trigger (/-/admin for the admin endpoints) and reason: bearer_token, client_cert, signature, timestamp."},
+			[]string{"trigger", "reason"}),
 		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
 			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",

@@ -52,7 +52,9 @@ func (d *Daemon) routes() http.Handler {
 		}
 		_, _ = w.Write([]byte("OK\n"))
 	})
-	mux.HandleFunc("POST /-/reload", d.handleReload)
+	if d.cfg.HTTP.Admin.Enabled {
+		mux.HandleFunc("POST /-/reload", d.handleReload)
+	}
 	for _, src := range d.httpSources {
 		// The source answers other methods with 405 itself.
 		mux.Handle(src.Path(), src)

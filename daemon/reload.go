@@ -9,6 +9,7 @@ import (
 	"github.com/batchwire/batchwire/batch"
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/rules"
+	"github.com/batchwire/batchwire/triggers"
 )
 
 // liveState is what a reload swaps atomically: the rules and the settings
@@ -18,6 +19,9 @@ type liveState struct {
 	rules *rules.Set
 	// ops holds each rule's compiled operation, by rule name.
 	ops map[string]batch.Operation
+	// adminToken is read again at each reload, so a token is rotated by
+	// writing the file and reloading.
+	adminToken []byte
 }
 
 // Reload reads the configuration file again through Load, the loader run
@@ -60,7 +64,7 @@ func (d *Daemon) reloadLocked() error {
 	if err := fixedFieldsUnchanged(d.cfg, cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	d.live.Store(&liveState{cfg: cfg, rules: set, ops: ops})
+	d.live.Store(&liveState{cfg: cfg, rules: set, ops: ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(cfg.Hash)
 	d.log.Info("configuration reloaded", "rules", len(set.Rules()), "paused", cfg.Launch.Paused, "sha256", cfg.Hash[:12])
 	return nil
@@ -100,7 +104,17 @@ func triggersWithoutLines(in []config.Trigger) []config.Trigger {
 	return out
 }
 
-func (d *Daemon) handleReload(w http.ResponseWriter, _ *http.Request) {
+// handleReload serves POST /-/reload, mounted only with http.admin.enabled.
+// The answer holds the configuration's problems, so only a caller with the
+// admin token gets past the check.
+func (d *Daemon) handleReload(w http.ResponseWriter, r *http.Request) {
+	token := d.live.Load().adminToken
+	if len(token) == 0 || !triggers.BearerMatches(r.Header.Get("Authorization"), token) {
+		d.metrics.httpAuthFailures.WithLabelValues(adminTrigger, triggers.AuthReasonBearerToken).Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="batchwire admin"`)
+		http.Error(w, "unauthorized: POST /-/reload needs the admin bearer token (http.admin.token_file)", http.StatusUnauthorized)
+		return
+	}
 	if err := d.Reload(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -108,6 +122,12 @@ func (d *Daemon) handleReload(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("OK\n"))
 }
 
+// adminTrigger is the trigger label of the admin endpoints' auth failures;
+// "/-/" cannot be a trigger's name in a file that also mounts triggers
+// under paths, and reads as the admin prefix.
+const adminTrigger = "/-/admin"
+
 // Handler is the daemon's HTTP API as Run serves it (/metrics, /-/healthy,
-// /-/ready, POST /-/reload and the HTTP triggers), for embedding and tests.
+// /-/ready, POST /-/reload when enabled, and the HTTP triggers), for
+// embedding and tests.
 func (d *Daemon) Handler() http.Handler { return d.routes() }

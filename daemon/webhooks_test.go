@@ -33,7 +33,8 @@ func TestFlagServiceWebhooksSignalTenantWorkflows(t *testing.T) {
 	flipt, err := os.ReadFile("../testdata/events/flipt_docs_audit_webhook_flag_updated.body.json")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, postSigned(t, base+"/hooks/flipt", flipt, "wrong-secret"))
-	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_events_invalid_total", map[string]string{"trigger": "flipt"}))
+	require.Equal(t, 1.0, metricValue(t, reg, "batchwire_http_auth_failures_total", map[string]string{"trigger": "flipt", "reason": "signature"}))
+	require.Zero(t, metricValue(t, reg, "batchwire_events_invalid_total", map[string]string{"trigger": "flipt"}))
 	require.Equal(t, http.StatusAccepted, postSigned(t, base+"/hooks/flipt", flipt, secret))
 	require.Equal(t, http.StatusAccepted, postFile(t, base+"/hooks/unleash", "../testdata/events/unleash_docs_feature-strategy-add.json"))
 

@@ -14,10 +14,11 @@ import (
 )
 
 // Connect opens the daemon's NATS connection: to cfg.URL when set (with
-// cfg.CredentialsFile if given), otherwise to the embedded server. It
+// cfg.CredentialsFile, and cfg.TLS, if given), otherwise to the embedded
+// server; auth (user and password, or an nkey) applies to both. It
 // reconnects forever, because a daemon that gives up on NATS silently stops
 // receiving events; disconnects and reconnects are logged instead.
-func Connect(cfg config.NATS, embedded *server.Server, logger *slog.Logger) (*nats.Conn, error) {
+func Connect(cfg config.NATS, auth NATSAuth, embedded *server.Server, logger *slog.Logger) (*nats.Conn, error) {
 	target := cfg.URL
 	if target == "" {
 		if embedded == nil {
@@ -51,6 +52,12 @@ func Connect(cfg config.NATS, embedded *server.Server, logger *slog.Logger) (*na
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredentialsFile))
 	}
+	authOpts, err := auth.options()
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	opts = append(opts, authOpts...)
+	opts = append(opts, natsTLSOptions(cfg.TLS)...)
 	nc, err := nats.Connect(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", redactURLs(target), err)

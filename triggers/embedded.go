@@ -17,8 +17,10 @@ const embeddedReadyTimeout = 10 * time.Second
 
 // StartEmbedded starts an in-process nats-server with JetStream, storing
 // streams in storeDir and listening on listen ("127.0.0.1:4222"; port 0 or
-// -1 picks a free port). The caller owns the server and must Shutdown it.
-func StartEmbedded(listen, storeDir string, logger *slog.Logger) (*server.Server, error) {
+// -1 picks a free port). With auth set, the server accepts that user (or
+// nkey) only; without, any client, which config allows on loopback only.
+// The caller owns the server and must Shutdown it.
+func StartEmbedded(listen, storeDir string, auth NATSAuth, logger *slog.Logger) (*server.Server, error) {
 	host, port, err := parseListen(listen)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
@@ -38,6 +40,9 @@ func StartEmbedded(listen, storeDir string, logger *slog.Logger) (*server.Server
 		StoreDir:   storeDir,
 		// The daemon owns signal handling (SIGTERM, SIGHUP).
 		NoSigs: true,
+	}
+	if err := auth.serverUsers(opts); err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

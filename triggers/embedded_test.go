@@ -17,7 +17,7 @@ import (
 
 func startEmbedded(t *testing.T, listen string) *server.Server {
 	t.Helper()
-	srv, err := StartEmbedded(listen, t.TempDir(), testenv.Logger(t))
+	srv, err := StartEmbedded(listen, t.TempDir(), NATSAuth{}, testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		srv.Shutdown()
@@ -32,7 +32,7 @@ func TestStartEmbeddedWithJetStream(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 	require.NotEqual(t, server.DEFAULT_PORT, port, "port 0 must pick a free port, not 4222")
 
-	nc, err := Connect(config.NATS{}, srv, testenv.Logger(t))
+	nc, err := Connect(config.NATS{}, NATSAuth{}, srv, testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 
@@ -51,7 +51,7 @@ func TestStartEmbeddedPortInUse(t *testing.T) {
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(first.Addr().(*net.TCPAddr).Port))
 
 	started := time.Now()
-	srv, err := StartEmbedded(listen, t.TempDir(), testenv.Logger(t))
+	srv, err := StartEmbedded(listen, t.TempDir(), NATSAuth{}, testenv.Logger(t))
 	require.Nil(t, srv)
 	require.ErrorContains(t, err, "embedded nats-server on "+listen)
 	require.ErrorContains(t, err, "address already in use")
@@ -67,7 +67,7 @@ func TestStartEmbeddedRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := StartEmbedded(tc.listen, tc.storeDir, testenv.Logger(t))
+			srv, err := StartEmbedded(tc.listen, tc.storeDir, NATSAuth{}, testenv.Logger(t))
 			require.Nil(t, srv)
 			require.ErrorContains(t, err, tc.want)
 		})
@@ -128,7 +128,7 @@ func TestConnect(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			nc, err := Connect(tc.cfg, tc.embedded, testenv.Logger(t))
+			nc, err := Connect(tc.cfg, NATSAuth{}, tc.embedded, testenv.Logger(t))
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				if tc.noLeak != "" {

@@ -23,7 +23,7 @@ const (
 )
 
 // decodeRequest turns one request body into the events it carries, all
-// validated. It returns a *DecodeError, possibly wrapping errBadSignature.
+// validated. It returns a *DecodeError, possibly wrapping an *AuthError.
 type decodeRequest func(r *http.Request, body []byte) ([]*cloudevents.Event, error)
 
 // HTTPSource receives events on one path of the daemon's HTTP server, in one
@@ -42,7 +42,10 @@ type HTTPSource struct {
 	trigger config.Trigger
 	cfg     config.HTTPTrigger
 	decode  decodeRequest
+	auth    *httpAuth
 	logger  *slog.Logger
+	// authFailed counts refused credentials; set before the source serves.
+	authFailed AuthFailed
 
 	// run is set while Run is active; ServeHTTP answers 503 otherwise.
 	run atomic.Pointer[httpRun]
@@ -79,6 +82,11 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 		turn:    make(chan struct{}, 1),
 		started: newStarted(),
 	}
+	auth, err := newHTTPAuth(s.cfg.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("trigger %q: %w", t.Name, err)
+	}
+	s.auth = auth
 	switch s.cfg.Format {
 	case "cloudevents":
 		s.decode = decodeCloudEvents
@@ -109,6 +117,10 @@ func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
 	}
 	return cfg
 }
+
+// OnAuthFailure sets what is told of each request refused for its
+// credentials. Call it before the source serves requests.
+func (s *HTTPSource) OnAuthFailure(f AuthFailed) { s.authFailed = f }
 
 // Name is the trigger's name.
 func (s *HTTPSource) Name() string { return s.trigger.Name }
@@ -152,6 +164,10 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, http.StatusMethodNotAllowed, httpReply{
 			Error: fmt.Sprintf("method %s not allowed: POST events to %s", r.Method, s.cfg.Path),
 		})
+		return
+	}
+	if err := s.auth.check(r); err != nil {
+		s.refuseAuth(w, fmt.Errorf("trigger %q: %w", s.trigger.Name, err))
 		return
 	}
 	run := s.run.Load()
@@ -204,6 +220,10 @@ func (s *HTTPSource) reject(w http.ResponseWriter, r *http.Request, run *httpRun
 		decodeErr = &DecodeError{Reason: "invalid request", Err: err}
 	}
 	decodeErr.Trigger = s.trigger.Name
+	if errors.As(err, new(*AuthError)) {
+		s.refuseAuth(w, decodeErr)
+		return
+	}
 	status := rejectStatus(decodeErr)
 	// Like the other sources, log only what no one else reports: invalid is
 	// the daemon's way to count and audit refused input.
@@ -221,8 +241,27 @@ func rejectStatus(err error) int {
 	switch {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, errBadSignature):
+	case errors.As(err, new(*AuthError)):
 		return http.StatusUnauthorized
 	}
 	return http.StatusBadRequest
+}
+
+// refuseAuth answers 401 and counts the failure by reason. It does not
+// report to invalid: a request without credentials is no event, and
+// counting it there would let anyone fill the log.
+func (s *HTTPSource) refuseAuth(w http.ResponseWriter, err error) {
+	reason := AuthReasonSignature
+	var authErr *AuthError
+	if errors.As(err, &authErr) {
+		reason = authErr.Reason
+	}
+	s.logger.Debug("request refused: authentication failed", "reason", reason, "err", err)
+	if s.authFailed != nil {
+		s.authFailed(s.trigger.Name, reason)
+	}
+	if reason == AuthReasonBearerToken {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="batchwire"`)
+	}
+	writeReply(w, http.StatusUnauthorized, httpReply{Error: err.Error()})
 }

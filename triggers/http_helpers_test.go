@@ -87,6 +87,7 @@ type recorder struct {
 	mu         sync.Mutex
 	deliveries []Delivery
 	invalid    []error
+	authFailed []string // reasons
 	// settle decides each delivery; nil acks it.
 	settle func(d Delivery)
 	// busy is how long each handler call takes.
@@ -115,6 +116,18 @@ func (r *recorder) reportInvalid(_ string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.invalid = append(r.invalid, err)
+}
+
+func (r *recorder) reportAuthFailure(_, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.authFailed = append(r.authFailed, reason)
+}
+
+func (r *recorder) authFailures() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.authFailed...)
 }
 
 func (r *recorder) handled() []Delivery {
@@ -157,6 +170,7 @@ func startSourceLogged(t *testing.T, trigger config.Trigger, rec *recorder, logg
 	t.Helper()
 	src, err := NewHTTPSource(trigger, logger)
 	require.NoError(t, err)
+	src.OnAuthFailure(rec.reportAuthFailure)
 	stop := runHTTPSource(t, src, rec)
 	t.Cleanup(stop)
 	return src
@@ -239,4 +253,18 @@ func requireRejected(t *testing.T, rr *httptest.ResponseRecorder, rec *recorder,
 	require.ErrorAs(t, invalid[0], &decodeErr)
 	require.NotEmpty(t, decodeErr.Trigger)
 	require.True(t, strings.Contains(invalid[0].Error(), want), "invalid got %q, want it to contain %q", invalid[0], want)
+}
+
+// requireUnauthorized checks a request refused for its credentials: 401, an
+// error body containing want, one auth failure with reason, and neither an
+// event handled nor a call of invalid.
+func requireUnauthorized(t *testing.T, rr *httptest.ResponseRecorder, rec *recorder, reason, want string) {
+	t.Helper()
+	require.Equal(t, http.StatusUnauthorized, rr.Code, rr.Body.String())
+	require.Equal(t, "application/json", rr.Header().Get("Content-Type"))
+	reply := decodeReply(t, rr.Body)
+	require.Contains(t, reply.Error, want)
+	require.Empty(t, rec.handled(), "no event of a refused request may be handled")
+	require.Empty(t, rec.invalids(), "a refused credential is no invalid event")
+	require.Equal(t, []string{reason}, rec.authFailures())
 }

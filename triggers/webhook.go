@@ -68,8 +68,11 @@ type webhookField struct {
 //	                 source: "go-feature-flag/" + body.meta.hostname
 //	                 signature: {header: X-Hub-Signature-256, prefix: "sha256="}
 type webhook struct {
-	fields    []webhookField // id, type, source, then subject when set
+	fields    []webhookField // id (unless standard is set), type, source, then subject when set
 	signature *signatureCheck
+	// standard, when set, makes the signed webhook-id the event id and lets
+	// the mapping read only the headers the signature covers.
+	standard *standardWebhookCheck
 }
 
 // FieldError is an error about one field of a trigger, such as
@@ -96,11 +99,20 @@ func newWebhook(cfg *config.Webhook) (*webhook, error) {
 		return nil, fieldErrorf("http.webhook", "required for format webhook")
 	}
 	exprs := []struct{ name, expr string }{{"id", cfg.ID}, {"type", cfg.Type}, {"source", cfg.Source}}
+	hook := &webhook{}
+	var errs []error
+	if cfg.StandardWebhooks != nil {
+		exprs = exprs[1:]
+		if strings.TrimSpace(cfg.ID) != "" {
+			errs = append(errs, fieldErrorf("http.webhook.id", "must be empty with standard_webhooks: the event id is the signed webhook-id header"))
+		}
+		check, err := newStandardWebhookCheck(cfg.StandardWebhooks)
+		errs = append(errs, err)
+		hook.standard = check
+	}
 	if strings.TrimSpace(cfg.Subject) != "" {
 		exprs = append(exprs, struct{ name, expr string }{"subject", cfg.Subject})
 	}
-	hook := &webhook{}
-	var errs []error
 	for _, e := range exprs {
 		field, err := compileWebhookField(e.name, e.expr)
 		errs = append(errs, err)
@@ -144,18 +156,22 @@ func compileWebhookField(name, expr string) (webhookField, error) {
 // decode checks the signature first, so an unsigned body is never parsed,
 // then maps the body to one event.
 func (h *webhook) decode(r *http.Request, body []byte) ([]*cloudevents.Event, error) {
-	if h.signature != nil {
-		if err := h.signature.verify(r.Header, body); err != nil {
-			return nil, err
-		}
+	headers, signedID, err := h.verify(r.Header, body)
+	if err != nil {
+		return nil, err
 	}
 	decoded, err := jsonvalue.Decode(body)
 	if err != nil {
 		return nil, &DecodeError{Reason: "body is not JSON", Err: err}
 	}
 	sum := sha256.Sum256(body)
-	vars := map[string]any{"body": decoded, "headers": lowerHeaders(r.Header), "body_sha256": hex.EncodeToString(sum[:])}
+	vars := map[string]any{"body": decoded, "headers": headers, "body_sha256": hex.EncodeToString(sum[:])}
 	ev := cloudevents.NewEvent()
+	if signedID != "" {
+		if err := ev.Context.SetID(signedID); err != nil {
+			return nil, &DecodeError{Reason: "webhook-id: " + err.Error()}
+		}
+	}
 	for _, field := range h.fields {
 		value, err := field.eval(vars)
 		if err == nil {
@@ -172,6 +188,24 @@ func (h *webhook) decode(r *http.Request, body []byte) ([]*cloudevents.Event, er
 		return nil, &DecodeError{Reason: "webhook mapping: " + validationReason(&ev, err), Err: err}
 	}
 	return []*cloudevents.Event{&ev}, nil
+}
+
+// verify checks the configured signature and returns the headers the
+// mapping may read and, for Standard Webhooks, the signed id.
+func (h *webhook) verify(header http.Header, body []byte) (map[string]string, string, error) {
+	switch {
+	case h.standard != nil:
+		id, err := h.standard.verify(header, body)
+		if err != nil {
+			return nil, "", err
+		}
+		return signedHeaders(header), id, nil
+	case h.signature != nil:
+		if err := h.signature.verify(header, body); err != nil {
+			return nil, "", err
+		}
+	}
+	return lowerHeaders(header), "", nil
 }
 
 func (f webhookField) eval(vars map[string]any) (string, error) {

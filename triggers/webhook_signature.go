@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,10 +12,6 @@ import (
 
 	"github.com/batchwire/batchwire/config"
 )
-
-// errBadSignature marks a webhook request whose body is not signed with the
-// configured secret; the source answers it 401.
-var errBadSignature = errors.New("webhook signature check failed")
 
 // secret holds a signing key. It prints and logs as "[redacted]", so a
 // struct holding it cannot leak it through a log line or an error.
@@ -40,38 +35,39 @@ func newSignatureCheck(cfg *config.Signature) (*signatureCheck, error) {
 	if strings.TrimSpace(cfg.Header) == "" {
 		return nil, fieldErrorf("http.webhook.signature.header", "required")
 	}
-	key, err := loadSecret(cfg)
+	key, err := loadSecretFrom("http.webhook.signature", cfg.SecretFile, cfg.SecretEnv)
 	if err != nil {
 		return nil, err
 	}
 	return &signatureCheck{header: cfg.Header, prefix: cfg.Prefix, key: key}, nil
 }
 
-// loadSecret reads the key from a file or the environment. Errors are
-// *FieldError naming where the secret was looked for, never what was found. A file's trailing newline
-// is not part of the secret: editors and `echo` add one.
-func loadSecret(cfg *config.Signature) (secret, error) {
+// loadSecretFrom reads the key of field (http.webhook.signature) from a
+// file or the environment. Errors are *FieldError naming where the secret
+// was looked for, never what was found. A file's trailing newline is not
+// part of the secret: editors and `echo` add one.
+func loadSecretFrom(field, file, env string) (secret, error) {
 	switch {
-	case cfg.SecretFile != "" && cfg.SecretEnv != "":
-		return nil, fieldErrorf("http.webhook.signature", "set one of secret_file or secret_env, not both")
-	case cfg.SecretFile != "":
-		raw, err := os.ReadFile(cfg.SecretFile)
+	case file != "" && env != "":
+		return nil, fieldErrorf(field, "set one of secret_file or secret_env, not both")
+	case file != "":
+		raw, err := os.ReadFile(file) //nolint:gosec // an operator's configured file
 		if err != nil {
-			return nil, fieldErrorf("http.webhook.signature.secret_file", "%w", err)
+			return nil, fieldErrorf(field+".secret_file", "%w", err)
 		}
 		key := strings.TrimRight(string(raw), "\r\n")
 		if key == "" {
-			return nil, fieldErrorf("http.webhook.signature.secret_file", "%s is empty", cfg.SecretFile)
+			return nil, fieldErrorf(field+".secret_file", "%s is empty", file)
 		}
 		return secret(key), nil
-	case cfg.SecretEnv != "":
-		key := os.Getenv(cfg.SecretEnv)
+	case env != "":
+		key := os.Getenv(env)
 		if key == "" {
-			return nil, fieldErrorf("http.webhook.signature.secret_env", "environment variable %s is unset or empty", cfg.SecretEnv)
+			return nil, fieldErrorf(field+".secret_env", "environment variable %s is unset or empty", env)
 		}
 		return secret(key), nil
 	}
-	return nil, fieldErrorf("http.webhook.signature", "secret_file or secret_env: required")
+	return nil, fieldErrorf(field, "secret_file or secret_env: required")
 }
 
 // verify compares in constant time, so the answer's timing does not tell a
@@ -99,5 +95,5 @@ func (c *signatureCheck) verify(header http.Header, body []byte) error {
 }
 
 func (c *signatureCheck) fail(reason string) error {
-	return &DecodeError{Reason: "signature: " + reason, Err: errBadSignature}
+	return &DecodeError{Reason: "signature: " + reason, Err: &AuthError{Reason: AuthReasonSignature}}
 }

@@ -23,13 +23,16 @@ func newCheckCmd() *cobra.Command {
 check loads the file exactly as run and reload do, so a file check accepts is
 one they accept: strict YAML (an unknown key is an error naming the rule and
 the field), every field, every CEL expression and template, the HTTP trigger
-paths, webhook mappings and signing secrets, the Temporal API key file, and a
-lint of every query template, parsed as the Temporal server parses it with
+paths, webhook mappings and signing secrets, bearer and admin token files, the
+NATS password and nkey seed, the HTTP and NATS certificate files, the Temporal
+API key file, and a lint of every query template, parsed as the Temporal server parses it with
 each {{ }} placeholder replaced by a sample string literal. Lint refuses a
 query that does not parse, is empty, is a constant (true, 1=1), holds a
 comment, or is scoped by ExecutionStatus alone; it warns about a signal or
 reset query without an ExecutionStatus filter and a rule without
-guards.max_workflows.
+guards.max_workflows, and about what leaves a door open: an HTTP trigger without
+authentication on an address beyond loopback, a secret file its group or
+everyone may read, an API key sent in plaintext, and insecure_skip_verify.
 
 Every error and warning is listed at once, as FILE:LINE: rule "name": field:
 message. The exit status is 1 when there is any error; warnings alone exit 0.

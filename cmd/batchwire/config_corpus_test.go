@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/daemon"
@@ -65,7 +66,9 @@ func TestInvalidConfigsRefusedEverywhere(t *testing.T) {
 			stderr := noPanicRun(t, path)
 			require.Equal(t, printed.String(), stderr)
 
-			reloadErr, httpCode, httpBody := reloadWith(t, []byte(goodConfig), path)
+			raw, err := os.ReadFile(path)
+			require.NoError(t, err)
+			reloadErr, httpCode, httpBody := reloadWith(t, withAdmin(t, []byte(goodConfig)), raw, path)
 			require.Equal(t, strings.Join(lines, "\n"), reloadErr)
 			require.Equal(t, http.StatusBadRequest, httpCode)
 			require.Equal(t, strings.Join(lines, "\n")+"\n", httpBody)
@@ -95,10 +98,11 @@ func TestShippedConfigsPassEverywhere(t *testing.T) {
 			require.Empty(t, stderr.String())
 
 			// A reload cannot change triggers or connections, so the daemon
-			// starts from the file itself.
+			// starts from the file itself, with the admin endpoints on.
 			raw, err := os.ReadFile(path)
 			require.NoError(t, err)
-			reloadErr, httpCode, httpBody := reloadWith(t, raw, path)
+			raw = withAdmin(t, raw)
+			reloadErr, httpCode, httpBody := reloadWith(t, raw, raw, path)
 			require.Empty(t, reloadErr)
 			require.Equal(t, http.StatusOK, httpCode, httpBody)
 		})
@@ -157,11 +161,34 @@ func noPanicRun(t *testing.T, path string) string {
 	return stderr.String()
 }
 
+// adminToken is the admin bearer token withAdmin configures.
+const adminToken = "corpus-admin-token"
+
+// withAdmin returns the configuration raw with the admin endpoints enabled
+// (http.admin), their token in a file of the test's, so that POST
+// /-/reload is served.
+func withAdmin(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600))
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	httpSection, _ := doc["http"].(map[string]any)
+	if httpSection == nil {
+		httpSection = map[string]any{}
+	}
+	httpSection["admin"] = map[string]any{"enabled": true, "token_file": tokenFile}
+	doc["http"] = httpSection
+	out, err := yaml.Marshal(doc)
+	require.NoError(t, err)
+	return out
+}
+
 // reloadWith starts a daemon (without running it: New does no I/O) from
-// the configuration start in a file, copies path over that file, and
-// reloads twice: by Reload and by POST /-/reload. The error text names path
-// where it named the file, as check's does.
-func reloadWith(t *testing.T, start []byte, path string) (reloadErr string, httpCode int, httpBody string) {
+// the configuration start in a file, writes next over that file, and
+// reloads twice: by Reload and by POST /-/reload with the admin token. The
+// error text names path where it named the file, as check's does.
+func reloadWith(t *testing.T, start, next []byte, path string) (reloadErr string, httpCode int, httpBody string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), filepath.Base(path))
 	require.NoError(t, os.WriteFile(file, start, 0o600))
@@ -172,15 +199,15 @@ func reloadWith(t *testing.T, start []byte, path string) (reloadErr string, http
 		d, err = daemon.New(daemon.Options{Config: cfg, ConfigPath: file, Logger: slog.New(slog.DiscardHandler)})
 		return err
 	}))
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(file, raw, 0o600))
+	require.NoError(t, os.WriteFile(file, next, 0o600))
 	if err := noPanic(t, "Reload", d.Reload); err != nil {
 		reloadErr = strings.ReplaceAll(err.Error(), file, path)
 	}
 	rec := httptest.NewRecorder()
 	_ = noPanic(t, "POST /-/reload", func() error {
-		d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+		req := httptest.NewRequest(http.MethodPost, "/-/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		d.Handler().ServeHTTP(rec, req)
 		return nil
 	})
 	return reloadErr, rec.Code, strings.ReplaceAll(rec.Body.String(), file, path)

@@ -22,7 +22,8 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Long: `Run the daemon: connect to Temporal and NATS (or start an embedded NATS server
 when nats.url is empty), subscribe every trigger, and launch the batch jobs
 that matching rules render. SIGINT or SIGTERM stops intake, finishes in-flight
-decisions and exits. SIGHUP (or POST /-/reload) reloads the configuration:
+decisions and exits. SIGHUP (or POST /-/reload, served only with
+http.admin.enabled and its bearer token) reloads the configuration:
 the new one is validated whole and swapped in only if it is valid.
 
 The configuration is loaded as check loads it; a file with errors is refused
