@@ -91,7 +91,7 @@ func lockedDownConfig(t *testing.T, ca *testenv.CA, serverPair testenv.KeyPair, 
 	rule := func(name, trigger string) string {
 		return fmt.Sprintf(`  - name: %s
     trigger: %s
-    when: event.type == "never"
+    when: event.source == "never" # evaluated for every event (not skipped by the type index), never matched
     query: WorkflowType = 'W' AND ExecutionStatus = 'Running'
     terminate: {}
     reason: test
