@@ -77,6 +77,7 @@ func TestOptionsOperationsValidate(t *testing.T) {
 }
 
 func TestOptionsOperationsEngines(t *testing.T) {
+	require.Equal(t, []string{"unpause_activities"}, batch.UnpauseActivities(batch.UnpauseActivitiesOptions{ActivitySelector: byType("A")}).ClientOnly())
 	pause := batch.PauseActivities(batch.PauseActivitiesOptions{ActivitySelector: byType("A")})
 	require.Equal(t, []string{"pause_activities"}, pause.ClientOnly())
 	require.ErrorContains(t, batch.CheckEngine(batch.EngineServer, pause), "engine: server cannot run pause_activities")
@@ -84,7 +85,6 @@ func TestOptionsOperationsEngines(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, batch.EngineClient, got)
 	for _, op := range []batch.Operation{pinned("d", "v1"),
-		batch.UnpauseActivities(batch.UnpauseActivitiesOptions{ActivitySelector: byType("A")}),
 		batch.ResetActivities(batch.ResetActivitiesOptions{ActivitySelector: byType("A")}),
 		batch.UpdateActivityOptions(batch.UpdateActivityOptionsOptions{ActivitySelector: byType("A"), TaskQueue: "q"})} {
 		require.Empty(t, op.ClientOnly(), op.String())
