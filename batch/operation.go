@@ -92,6 +92,11 @@ type ResetOptions struct {
 	OnlyNonDeterministic bool `json:"only_non_deterministic,omitempty"`
 	// ExcludeReapply lists event kinds not reapplied after the reset point.
 	ExcludeReapply []string `json:"exclude_reapply,omitempty"`
+	// CurrentRunOnly keeps a BuildId reset within the current run. The
+	// client engine always resets within the run it planned from.
+	CurrentRunOnly bool `json:"current_run_only,omitempty"`
+	// PostReset is applied to the new run before its first workflow task.
+	PostReset []PostResetOperation `json:"post_reset,omitempty"`
 }
 
 // Signal returns a signal operation.
@@ -198,6 +203,7 @@ func (r *ResetOptions) validate() []error {
 	if r.Type == ResetBadBinary && r.BadBinaryChecksum == "" {
 		errs = append(errs, fieldErr("reset.bad_binary_checksum", "required for type BadBinary"))
 	}
+	errs = append(errs, r.validatePostReset()...)
 	for i, kind := range r.ExcludeReapply {
 		if !slices.Contains(ReapplyExcludeKinds, kind) {
 			errs = append(errs, fieldErr(fmt.Sprintf("reset.exclude_reapply[%d]", i), "unknown %q (want %s)", kind,
@@ -276,6 +282,7 @@ func (o Operation) String() string {
 		if len(r.ExcludeReapply) > 0 {
 			parts = append(parts, "exclude_reapply="+strings.Join(r.ExcludeReapply, ","))
 		}
+		parts = append(parts, r.postResetString()...)
 	}
 	return strings.Join(parts, " ")
 }
@@ -306,8 +313,13 @@ func RuleOperation(r *config.Rule) (Operation, error) {
 		op = Delete()
 	case KindReset:
 		cfg := r.Reset
+		postReset, err := postResetOperations(cfg.PostReset)
+		if err != nil {
+			return Operation{}, err
+		}
 		op = Reset(ResetOptions{Type: cfg.Type, BuildID: cfg.BuildID, BadBinaryChecksum: cfg.BadBinaryChecksum,
-			OnlyNonDeterministic: cfg.OnlyNonDeterministic, ExcludeReapply: slices.Clone(cfg.ExcludeReapply)})
+			OnlyNonDeterministic: cfg.OnlyNonDeterministic, ExcludeReapply: slices.Clone(cfg.ExcludeReapply),
+			CurrentRunOnly: cfg.CurrentRunOnly, PostReset: postReset})
 	case KindUpdateOptions, KindPauseActivities, KindUnpauseActivities, KindResetActivities, KindUpdateActivityOptions:
 		op = ruleOptionsOperation(r)
 	default:

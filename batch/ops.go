@@ -145,7 +145,8 @@ func (c *Client) setOperation(req *workflowservice.StartBatchOperationRequest, o
 			DeletionOperation: &batchpb.BatchOperationDeletion{Identity: c.identity}}
 	case KindReset:
 		req.Operation = &workflowservice.StartBatchOperationRequest_ResetOperation{
-			ResetOperation: &batchpb.BatchOperationReset{Identity: c.identity, Options: serverResetOptions(op.Reset)}}
+			ResetOperation: &batchpb.BatchOperationReset{Identity: c.identity, Options: serverResetOptions(op.Reset),
+				PostResetOperations: op.Reset.PostResetProto()}}
 	default:
 		c.setOptionsOperation(req, op)
 	}

@@ -59,6 +59,18 @@ func TestOptionsOperationsValidate(t *testing.T) {
 			TaskQueue: "q", RestoreOriginalOptions: true}), "update_activity_options.restore_original_options: goes with no other option"},
 		{"bad backoff", batch.UpdateActivityOptions(batch.UpdateActivityOptionsOptions{ActivitySelector: byType("A"),
 			Retry: &batch.RetryOptions{BackoffCoefficient: ptr(0.5)}}), "update_activity_options.retry.backoff_coefficient: must be 1 or more"},
+		{"post-reset override", batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, PostReset: []batch.PostResetOperation{
+			{UpdateOptions: &batch.WorkflowOptions{VersioningOverride: &batch.VersioningOverride{Behavior: "auto_upgrade"}}}}}), ""},
+		{"post-reset signal", batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, PostReset: []batch.PostResetOperation{
+			{Signal: &batch.SignalOptions{Name: "s"}}}}), "reset.post_reset[0].signal: not run by Temporal server 1.29"},
+		{"post-reset pinned without build", batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, PostReset: []batch.PostResetOperation{
+			{UpdateOptions: &batch.WorkflowOptions{VersioningOverride: &batch.VersioningOverride{Behavior: "pinned", DeploymentName: "d"}}}}}),
+			"reset.post_reset[0].update_options.versioning_override.build_id: required with behavior pinned"},
+		{"post-reset empty", batch.Reset(batch.ResetOptions{Type: batch.ResetLastWorkflowTask, PostReset: []batch.PostResetOperation{{}}}),
+			"reset.post_reset[0]: exactly one of signal or update_options"},
+		{"current run only", batch.Reset(batch.ResetOptions{Type: batch.ResetBuildID, BuildID: "b", CurrentRunOnly: true}), ""},
+		{"current run only beside another type", batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, CurrentRunOnly: true}),
+			"reset.current_run_only: only for type BuildId"},
 		{"options of another kind", batch.Operation{Kind: batch.KindTerminate, PauseActivities: &batch.PauseActivitiesOptions{}},
 			"pause_activities: only for a pause_activities operation"},
 	}

@@ -50,6 +50,9 @@ func (o Operation) Requirements() []Requirement {
 		if r.Type == ResetBuildID {
 			needs = append(needs, Requirement{What: "reset type BuildId", Version: "1.27.0"})
 		}
+		if len(r.PostReset) > 0 {
+			needs = append(needs, Requirement{What: "reset.post_reset", Version: "1.29.0"})
+		}
 	}
 	return needs
 }

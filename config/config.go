@@ -284,6 +284,18 @@ type ResetAction struct {
 	// ExcludeReapply lists events not reapplied after the reset point:
 	// signal, update, cancel_request, nexus.
 	ExcludeReapply []string `yaml:"exclude_reapply"`
+	// CurrentRunOnly keeps a BuildId reset within the current run.
+	CurrentRunOnly bool `yaml:"current_run_only"`
+	// PostReset lists operations applied to the new run before its first
+	// workflow task: a signal, or update_options.
+	PostReset []PostResetAction `yaml:"post_reset"`
+}
+
+// PostResetAction is one operation applied after a reset: exactly one of
+// a signal (fixed JSON input) or workflow options.
+type PostResetAction struct {
+	Signal        *SignalAction        `yaml:"signal"`
+	UpdateOptions *UpdateOptionsAction `yaml:"update_options"`
 }
 
 // Guards limit what a rule may do.

@@ -73,6 +73,7 @@ func reset(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec 
 		WorkflowTaskFinishEventId: t.EventID,
 		RequestId:                 requestID,
 		ResetReapplyExcludeTypes:  spec.Operation.Reset.ExcludeTypes(),
+		PostResetOperations:       spec.Operation.Reset.PostResetProto(),
 		Identity:                  identity(spec.JobID),
 	})
 	return err

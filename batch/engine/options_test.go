@@ -171,3 +171,31 @@ func (f opsFixture) override(t *testing.T, workflowID string) *workflowpb.Versio
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, resp.GetWorkflowExecutionInfo().GetStatus())
 	return resp.GetWorkflowExecutionInfo().GetVersioningInfo().GetVersioningOverride()
 }
+
+// A reset with a post-reset operation: each target's new run gets the
+// versioning override before its first task; the bystander keeps its run.
+// (A post-reset signal is refused by Validate: 1.29 fails it.)
+func TestResetWithPostResetOperations(t *testing.T) {
+	for _, engineName := range bothEngines {
+		t.Run(engineName, func(t *testing.T) {
+			f := newOpsFixture(t, "post-reset-"+engineName)
+			before := map[string]string{}
+			for _, id := range f.all() {
+				before[id] = testenv.CurrentRun(t, f.c, id)
+			}
+			op := batch.Reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, PostReset: []batch.PostResetOperation{
+				{UpdateOptions: &batch.WorkflowOptions{VersioningOverride: &batch.VersioningOverride{Behavior: batch.BehaviorAutoUpgrade}}},
+			}})
+			p := f.run(t, engineName, f.job("post-reset", op))
+			require.Equal(t, batch.StateCompleted, p.State)
+			require.EqualValues(t, 2, p.Completed)
+			for _, id := range f.targets {
+				run := testenv.CurrentRun(t, f.c, id)
+				require.NotEqual(t, before[id], run, "%s was not reset", id)
+				require.True(t, f.override(t, id).GetAutoUpgrade(), "%s: no override after the reset", id)
+			}
+			require.Equal(t, before[f.bystander[0]], testenv.CurrentRun(t, f.c, f.bystander[0]), "the bystander was reset")
+			require.Nil(t, f.override(t, f.bystander[0]))
+		})
+	}
+}
