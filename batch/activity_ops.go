@@ -225,23 +225,23 @@ func (o Operation) activityString() []string {
 	}
 	switch {
 	case o.PauseActivities != nil:
-		parts = append(parts, o.PauseActivities.ActivitySelector.String())
+		parts = append(parts, o.PauseActivities.String())
 	case o.UnpauseActivities != nil:
 		u := o.UnpauseActivities
-		parts = append(parts, u.ActivitySelector.String())
+		parts = append(parts, u.String())
 		flag(u.ResetAttempts, "reset_attempts")
 		flag(u.ResetHeartbeats, "reset_heartbeats")
 		jitter(u.Jitter)
 	case o.ResetActivities != nil:
 		r := o.ResetActivities
-		parts = append(parts, r.ActivitySelector.String())
+		parts = append(parts, r.String())
 		flag(r.ResetHeartbeats, "reset_heartbeats")
 		flag(r.KeepPaused, "keep_paused")
 		flag(r.RestoreOriginalOptions, "restore_original_options")
 		jitter(r.Jitter)
 	case o.UpdateActivityOptions != nil:
 		u := o.UpdateActivityOptions
-		parts = append(parts, u.ActivitySelector.String())
+		parts = append(parts, u.String())
 		flag(u.RestoreOriginalOptions, "restore_original_options")
 		if paths := u.UpdatePaths(); len(paths) > 0 {
 			parts = append(parts, fmt.Sprintf("set=%s", strings.Join(paths, ",")))

@@ -226,7 +226,8 @@ func stateName(s enumspb.BatchOperationState) string {
 // operationName names the server's operation type with batchwire's kind.
 func operationName(t enumspb.BatchOperationType) string {
 	switch t {
-	case enumspb.BATCH_OPERATION_TYPE_UPDATE_EXECUTION_OPTIONS, enumspb.BATCH_OPERATION_TYPE_UPDATE_WORKFLOW_EXECUTION_OPTIONS:
+	case enumspb.BATCH_OPERATION_TYPE_UPDATE_EXECUTION_OPTIONS, //nolint:staticcheck // older servers report it
+		enumspb.BATCH_OPERATION_TYPE_UPDATE_WORKFLOW_EXECUTION_OPTIONS:
 		return KindUpdateOptions
 	case enumspb.BATCH_OPERATION_TYPE_UNPAUSE_ACTIVITY:
 		return KindUnpauseActivities

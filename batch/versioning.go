@@ -104,14 +104,14 @@ func (w *WorkflowOptions) Proto() (*workflowpb.WorkflowExecutionOptions, []strin
 		opts.VersioningOverride = &workflowpb.VersioningOverride{
 			Override: &workflowpb.VersioningOverride_Pinned{Pinned: &workflowpb.VersioningOverride_PinnedOverride{
 				Behavior: workflowpb.VersioningOverride_PINNED_OVERRIDE_BEHAVIOR_PINNED, Version: version}},
-			Behavior:      enumspb.VERSIONING_BEHAVIOR_PINNED,
-			PinnedVersion: v.DeploymentName + "." + v.BuildID,
-			Deployment:    &deploymentpb.Deployment{SeriesName: v.DeploymentName, BuildId: v.BuildID},
+			Behavior:      enumspb.VERSIONING_BEHAVIOR_PINNED,                                         //nolint:staticcheck // for 1.26 and 1.27
+			PinnedVersion: v.DeploymentName + "." + v.BuildID,                                         //nolint:staticcheck // for 1.26 and 1.27
+			Deployment:    &deploymentpb.Deployment{SeriesName: v.DeploymentName, BuildId: v.BuildID}, //nolint:staticcheck // for 1.26 and 1.27
 		}
 	case BehaviorAutoUpgrade:
 		opts.VersioningOverride = &workflowpb.VersioningOverride{
 			Override: &workflowpb.VersioningOverride_AutoUpgrade{AutoUpgrade: true},
-			Behavior: enumspb.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
+			Behavior: enumspb.VERSIONING_BEHAVIOR_AUTO_UPGRADE, //nolint:staticcheck // for 1.26 and 1.27
 		}
 	}
 	return opts, []string{"versioning_override"}

@@ -141,7 +141,8 @@ func TestUpdateActivityOptions(t *testing.T) {
 }
 
 // update_options sets the versioning override on each target (visible in
-// DescribeWorkflowExecution), never on the bystander, and unspecified removes it.
+// DescribeWorkflowExecution): auto-upgrade, then pinned to a version; never
+// on the bystander; and unspecified removes it.
 func TestUpdateOptionsVersioningOverride(t *testing.T) {
 	for _, engineName := range bothEngines {
 		t.Run(engineName, func(t *testing.T) {
@@ -153,6 +154,15 @@ func TestUpdateOptionsVersioningOverride(t *testing.T) {
 			require.Equal(t, batch.KindUpdateOptions, p.Operation)
 			for _, id := range f.targets {
 				require.True(t, f.override(t, id).GetAutoUpgrade(), "%s: no auto-upgrade override", id)
+			}
+			require.Nil(t, f.override(t, f.bystander[0]), "the bystander got an override")
+
+			pin := batch.UpdateOptions(batch.WorkflowOptions{VersioningOverride: &batch.VersioningOverride{
+				Behavior: batch.BehaviorPinned, DeploymentName: "shop", BuildID: "v1"}})
+			f.run(t, engineName, f.job("override-pin", pin))
+			for _, id := range f.targets {
+				version := f.override(t, id).GetPinned().GetVersion()
+				require.Equal(t, []string{"shop", "v1"}, []string{version.GetDeploymentName(), version.GetBuildId()}, "%s: not pinned", id)
 			}
 			require.Nil(t, f.override(t, f.bystander[0]), "the bystander got an override")
 
