@@ -19,10 +19,18 @@ const (
 	KindCancel    = "cancel"
 	KindDelete    = "delete"
 	KindReset     = "reset"
+	// KindUpdateOptions sets workflow execution options: the Worker
+	// Versioning override.
+	KindUpdateOptions         = "update_options"
+	KindPauseActivities       = "pause_activities"
+	KindUnpauseActivities     = "unpause_activities"
+	KindResetActivities       = "reset_activities"
+	KindUpdateActivityOptions = "update_activity_options"
 )
 
 // Kinds lists every operation kind, in documentation order.
-var Kinds = []string{KindSignal, KindTerminate, KindCancel, KindDelete, KindReset}
+var Kinds = []string{KindSignal, KindTerminate, KindCancel, KindDelete, KindReset, KindUpdateOptions,
+	KindPauseActivities, KindUnpauseActivities, KindResetActivities, KindUpdateActivityOptions}
 
 // Reset types. The server batcher runs the first three; the others need the
 // client-side engine, which reads each execution's history.
@@ -49,9 +57,14 @@ var ReapplyExcludeKinds = []string{"signal", "update", "cancel_request", "nexus"
 // Validate, and taken as is by the server batcher, the client engine and
 // dry-run. It is plain data, so the client engine's workflow carries it.
 type Operation struct {
-	Kind   string         `json:"kind"`
-	Signal *SignalOptions `json:"signal,omitempty"`
-	Reset  *ResetOptions  `json:"reset,omitempty"`
+	Kind                  string                        `json:"kind"`
+	Signal                *SignalOptions                `json:"signal,omitempty"`
+	Reset                 *ResetOptions                 `json:"reset,omitempty"`
+	UpdateOptions         *WorkflowOptions              `json:"update_options,omitempty"`
+	PauseActivities       *PauseActivitiesOptions       `json:"pause_activities,omitempty"`
+	UnpauseActivities     *UnpauseActivitiesOptions     `json:"unpause_activities,omitempty"`
+	ResetActivities       *ResetActivitiesOptions       `json:"reset_activities,omitempty"`
+	UpdateActivityOptions *UpdateActivityOptionsOptions `json:"update_activity_options,omitempty"`
 }
 
 // SignalOptions are a signal operation's.
@@ -79,6 +92,11 @@ type ResetOptions struct {
 	OnlyNonDeterministic bool `json:"only_non_deterministic,omitempty"`
 	// ExcludeReapply lists event kinds not reapplied after the reset point.
 	ExcludeReapply []string `json:"exclude_reapply,omitempty"`
+	// CurrentRunOnly keeps a BuildId reset within the current run. The
+	// client engine always resets within the run it planned from.
+	CurrentRunOnly bool `json:"current_run_only,omitempty"`
+	// PostReset is applied to the new run before its first workflow task.
+	PostReset []PostResetOperation `json:"post_reset,omitempty"`
 }
 
 // Signal returns a signal operation.
@@ -119,20 +137,39 @@ func (o Operation) Validate() error {
 	var errs []error
 	switch o.Kind {
 	case KindSignal:
-		errs = append(errs, o.Signal.validate()...)
+		errs = o.Signal.validate()
 	case KindTerminate, KindCancel, KindDelete:
 	case KindReset:
-		errs = append(errs, o.Reset.validate()...)
+		errs = o.Reset.validate()
+	case KindUpdateOptions:
+		errs = o.UpdateOptions.validate()
+	case KindPauseActivities:
+		errs = o.PauseActivities.validate()
+	case KindUnpauseActivities:
+		errs = o.UnpauseActivities.validate()
+	case KindResetActivities:
+		errs = o.ResetActivities.validate()
+	case KindUpdateActivityOptions:
+		errs = o.UpdateActivityOptions.validate()
 	default:
 		return fieldErr("kind", "want one of %s, got %q", strings.Join(Kinds, ", "), o.Kind)
 	}
-	if o.Kind != KindSignal && o.Signal != nil {
-		errs = append(errs, fieldErr("signal", "only for a signal operation"))
-	}
-	if o.Kind != KindReset && o.Reset != nil {
-		errs = append(errs, fieldErr("reset", "only for a reset operation"))
+	set := o.optionsSet()
+	for _, kind := range Kinds {
+		if set[kind] && kind != o.Kind {
+			errs = append(errs, fieldErr(kind, "only for a %s operation", kind))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// optionsSet says, per kind with options, whether its options are set.
+func (o Operation) optionsSet() map[string]bool {
+	return map[string]bool{
+		KindSignal: o.Signal != nil, KindReset: o.Reset != nil, KindUpdateOptions: o.UpdateOptions != nil,
+		KindPauseActivities: o.PauseActivities != nil, KindUnpauseActivities: o.UnpauseActivities != nil,
+		KindResetActivities: o.ResetActivities != nil, KindUpdateActivityOptions: o.UpdateActivityOptions != nil,
+	}
 }
 
 func (s *SignalOptions) validate() []error {
@@ -166,6 +203,7 @@ func (r *ResetOptions) validate() []error {
 	if r.Type == ResetBadBinary && r.BadBinaryChecksum == "" {
 		errs = append(errs, fieldErr("reset.bad_binary_checksum", "required for type BadBinary"))
 	}
+	errs = append(errs, r.validatePostReset()...)
 	for i, kind := range r.ExcludeReapply {
 		if !slices.Contains(ReapplyExcludeKinds, kind) {
 			errs = append(errs, fieldErr(fmt.Sprintf("reset.exclude_reapply[%d]", i), "unknown %q (want %s)", kind,
@@ -178,6 +216,17 @@ func (r *ResetOptions) validate() []error {
 // ClientOnly lists what in the operation the server batcher cannot run, in
 // the configuration's words; empty means the server batcher can run it all.
 func (o Operation) ClientOnly() []string {
+	switch o.Kind {
+	case KindPauseActivities:
+		// The server batcher has no pause.
+		return []string{"pause_activities"}
+	case KindUnpauseActivities:
+		// Measured on server 1.29.1: the batcher's unpause by activity type
+		// replaces the job's query with its own pause filter, so it unpauses
+		// that type in workflows the query never selected; with match_all
+		// the job never ends and holds the namespace's batch slot.
+		return []string{"unpause_activities"}
+	}
 	r := o.Reset
 	if o.Kind != KindReset || r == nil {
 		return nil
@@ -212,6 +261,10 @@ func (o Operation) WithSignalInput(input []byte) Operation {
 func (o Operation) String() string {
 	parts := []string{o.Kind}
 	switch {
+	case o.UpdateOptions != nil:
+		parts = append(parts, o.UpdateOptions.String())
+	case o.PauseActivities != nil, o.UnpauseActivities != nil, o.ResetActivities != nil, o.UpdateActivityOptions != nil:
+		parts = append(parts, o.activityString()...)
 	case o.Signal != nil:
 		parts = append(parts, o.Signal.Name)
 	case o.Reset != nil:
@@ -229,6 +282,7 @@ func (o Operation) String() string {
 		if len(r.ExcludeReapply) > 0 {
 			parts = append(parts, "exclude_reapply="+strings.Join(r.ExcludeReapply, ","))
 		}
+		parts = append(parts, r.postResetString()...)
 	}
 	return strings.Join(parts, " ")
 }
@@ -259,8 +313,15 @@ func RuleOperation(r *config.Rule) (Operation, error) {
 		op = Delete()
 	case KindReset:
 		cfg := r.Reset
+		postReset, err := postResetOperations(cfg.PostReset)
+		if err != nil {
+			return Operation{}, err
+		}
 		op = Reset(ResetOptions{Type: cfg.Type, BuildID: cfg.BuildID, BadBinaryChecksum: cfg.BadBinaryChecksum,
-			OnlyNonDeterministic: cfg.OnlyNonDeterministic, ExcludeReapply: slices.Clone(cfg.ExcludeReapply)})
+			OnlyNonDeterministic: cfg.OnlyNonDeterministic, ExcludeReapply: slices.Clone(cfg.ExcludeReapply),
+			CurrentRunOnly: cfg.CurrentRunOnly, PostReset: postReset})
+	case KindUpdateOptions, KindPauseActivities, KindUnpauseActivities, KindResetActivities, KindUpdateActivityOptions:
+		op = ruleOptionsOperation(r)
 	default:
 		return Operation{}, fieldErr("action", "exactly one of %s is required", strings.Join(Kinds, ", "))
 	}

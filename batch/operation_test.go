@@ -25,7 +25,7 @@ func TestOperationValidate(t *testing.T) {
 		{"terminate", batch.Terminate(), ""},
 		{"cancel", batch.Cancel(), ""},
 		{"delete", batch.Delete(), ""},
-		{"unknown kind", batch.Operation{Kind: "pause"}, `kind: want one of signal, terminate, cancel, delete, reset, got "pause"`},
+		{"unknown kind", batch.Operation{Kind: "pause"}, `kind: want one of signal, terminate, cancel, delete, reset, update_options, pause_activities, unpause_activities, reset_activities, update_activity_options, got "pause"`},
 		{"reset options on terminate", batch.Operation{Kind: batch.KindTerminate, Reset: &batch.ResetOptions{}}, "reset: only for a reset operation"},
 		{"reset without options", batch.Operation{Kind: batch.KindReset}, "reset.type: required"},
 		{"unknown reset type", reset(batch.ResetOptions{Type: "Sideways"}), `reset.type: want one of`},

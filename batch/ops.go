@@ -145,7 +145,10 @@ func (c *Client) setOperation(req *workflowservice.StartBatchOperationRequest, o
 			DeletionOperation: &batchpb.BatchOperationDeletion{Identity: c.identity}}
 	case KindReset:
 		req.Operation = &workflowservice.StartBatchOperationRequest_ResetOperation{
-			ResetOperation: &batchpb.BatchOperationReset{Identity: c.identity, Options: serverResetOptions(op.Reset)}}
+			ResetOperation: &batchpb.BatchOperationReset{Identity: c.identity, Options: serverResetOptions(op.Reset),
+				PostResetOperations: op.Reset.PostResetProto()}}
+	default:
+		c.setOptionsOperation(req, op)
 	}
 }
 
@@ -220,7 +223,19 @@ func stateName(s enumspb.BatchOperationState) string {
 	}
 }
 
+// operationName names the server's operation type with batchwire's kind.
 func operationName(t enumspb.BatchOperationType) string {
+	switch t {
+	case enumspb.BATCH_OPERATION_TYPE_UPDATE_EXECUTION_OPTIONS, //nolint:staticcheck // older servers report it
+		enumspb.BATCH_OPERATION_TYPE_UPDATE_WORKFLOW_EXECUTION_OPTIONS:
+		return KindUpdateOptions
+	case enumspb.BATCH_OPERATION_TYPE_UNPAUSE_ACTIVITY:
+		return KindUnpauseActivities
+	case enumspb.BATCH_OPERATION_TYPE_RESET_ACTIVITY:
+		return KindResetActivities
+	case enumspb.BATCH_OPERATION_TYPE_UPDATE_ACTIVITY_OPTIONS:
+		return KindUpdateActivityOptions
+	}
 	name := strings.TrimPrefix(t.String(), "BATCH_OPERATION_TYPE_")
 	name = strings.TrimSuffix(name, "_WORKFLOW")
 	return strings.ToLower(name)

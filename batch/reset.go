@@ -8,7 +8,7 @@ import (
 // serverResetOptions maps a reset the server batcher can run (ClientOnly is
 // empty) to the API's options.
 func serverResetOptions(r *ResetOptions) *commonpb.ResetOptions {
-	opts := &commonpb.ResetOptions{ResetReapplyExcludeTypes: r.ExcludeTypes()}
+	opts := &commonpb.ResetOptions{ResetReapplyExcludeTypes: r.ExcludeTypes(), CurrentRunOnly: r.CurrentRunOnly}
 	switch r.Type {
 	case ResetFirstWorkflowTask:
 		opts.Target = &commonpb.ResetOptions_FirstWorkflowTask{FirstWorkflowTask: &emptypb.Empty{}}

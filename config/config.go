@@ -330,6 +330,12 @@ type Rule struct {
 	Delete    *EmptyAction  `yaml:"delete"`
 	Reset     *ResetAction  `yaml:"reset"`
 
+	UpdateOptions         *UpdateOptionsAction         `yaml:"update_options"`
+	PauseActivities       *PauseActivitiesAction       `yaml:"pause_activities"`
+	UnpauseActivities     *UnpauseActivitiesAction     `yaml:"unpause_activities"`
+	ResetActivities       *ResetActivitiesAction       `yaml:"reset_activities"`
+	UpdateActivityOptions *UpdateActivityOptionsAction `yaml:"update_activity_options"`
+
 	// Engine chooses the launch path: server (StartBatchOperation), client
 	// (batchwire's own engine) or auto (client for operations the server
 	// lacks and for small target sets, server otherwise).
@@ -370,6 +376,18 @@ type ResetAction struct {
 	// ExcludeReapply lists events not reapplied after the reset point:
 	// signal, update, cancel_request, nexus.
 	ExcludeReapply []string `yaml:"exclude_reapply"`
+	// CurrentRunOnly keeps a BuildId reset within the current run.
+	CurrentRunOnly bool `yaml:"current_run_only"`
+	// PostReset lists operations applied to the new run before its first
+	// workflow task: a signal, or update_options.
+	PostReset []PostResetAction `yaml:"post_reset"`
+}
+
+// PostResetAction is one operation applied after a reset: exactly one of
+// a signal (fixed JSON input) or workflow options.
+type PostResetAction struct {
+	Signal        *SignalAction        `yaml:"signal"`
+	UpdateOptions *UpdateOptionsAction `yaml:"update_options"`
 }
 
 // Guards limit what a rule may do.
@@ -405,7 +423,9 @@ func (r *Rule) operations() []string {
 	var ops []string
 	for name, set := range map[string]bool{
 		"signal": r.Signal != nil, "terminate": r.Terminate != nil, "cancel": r.Cancel != nil,
-		"delete": r.Delete != nil, "reset": r.Reset != nil,
+		"delete": r.Delete != nil, "reset": r.Reset != nil, "update_options": r.UpdateOptions != nil,
+		"pause_activities": r.PauseActivities != nil, "unpause_activities": r.UnpauseActivities != nil,
+		"reset_activities": r.ResetActivities != nil, "update_activity_options": r.UpdateActivityOptions != nil,
 	} {
 		if set {
 			ops = append(ops, name)

@@ -228,7 +228,8 @@ func (r *Rule) validateAction() Problems {
 	ops := r.operations()
 	switch {
 	case len(ops) == 0:
-		return Problems{r.Errorf("", "an action is required: signal, terminate, cancel, delete or reset")}
+		return Problems{r.Errorf("", "an action is required: signal, terminate, cancel, delete, reset, update_options, "+
+			"pause_activities, unpause_activities, reset_activities or update_activity_options")}
 	case len(ops) > 1:
 		// Point at the action that comes last in the file: the one added.
 		last := ops[0]

@@ -48,6 +48,9 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Now is the clock rules see; nil means time.Now.
 	Now func() time.Time
+	// ServerInfo, when set, replaces what the Temporal server says of its
+	// version and capabilities (GetSystemInfo): tests fake an older server.
+	ServerInfo *batch.ServerInfo
 }
 
 // Daemon turns events into batch jobs.
@@ -61,6 +64,9 @@ type Daemon struct {
 	audit   *auditor
 	now     func() time.Time
 	reload  sync.Mutex
+	// server is what the connected Temporal server runs, read once at start;
+	// nil until then. Each rule's operation is checked against it.
+	server atomic.Pointer[batch.ServerInfo]
 
 	// httpSources are the HTTP triggers, built by the loader so that a bad
 	// webhook mapping or an unreadable secret fails at start.
@@ -186,6 +192,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer temporal.Close()
+	if err := d.checkServer(ctx, temporal); err != nil {
+		return err
+	}
 	engine, stopEngine, err := d.startClientEngine(temporal)
 	if err != nil {
 		return err
@@ -215,6 +224,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sources.Wait()
 	d.waitInflight(stopLaunches)
 	return err
+}
+
+// checkServer reads what the server runs and refuses to start when a rule
+// needs a newer server; a reload is checked against the same answer.
+func (d *Daemon) checkServer(ctx context.Context, temporal *batch.Client) error {
+	info, err := d.readServerInfo(ctx, temporal)
+	if err != nil {
+		return err
+	}
+	live := d.live.Load()
+	if err := ServerProblems(info, live.cfg, live.ops).InFile(d.opts.ConfigPath).Err(); err != nil {
+		return fmt.Errorf("the Temporal server at %s cannot run every rule: %w", d.cfg.Temporal.Address, err)
+	}
+	d.server.Store(&info)
+	d.log.Info("temporal server", "version", info.Version, "address", d.cfg.Temporal.Address)
+	return nil
 }
 
 // waitInflight gives in-flight decisions the grace period, then stops the

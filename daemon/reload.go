@@ -64,6 +64,11 @@ func (d *Daemon) reloadLocked() error {
 	if err := fixedFieldsUnchanged(d.cfg, cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	if info := d.server.Load(); info != nil {
+		if err := ServerProblems(*info, cfg, ops).InFile(d.opts.ConfigPath).Err(); err != nil {
+			return err
+		}
+	}
 	d.live.Store(&liveState{cfg: cfg, rules: set, ops: ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(cfg.Hash)
 	d.log.Info("configuration reloaded", "rules", len(set.Rules()), "paused", cfg.Launch.Paused, "sha256", cfg.Hash[:12])

@@ -465,6 +465,9 @@ func LintRule(r *Rule) config.Problems {
 			// the count preflight and the client engine do not.
 			problems = append(problems, cfg.Warnf("query", "no ExecutionStatus filter: closed workflows match too, so "+
 				"max_workflows counts them and the client engine signals them (each fails); add AND ExecutionStatus = 'Running'"))
+		case "update_options", "pause_activities", "unpause_activities", "reset_activities", "update_activity_options":
+			problems = append(problems, cfg.Warnf("query", "no ExecutionStatus filter: closed workflows match too, so "+
+				"max_workflows counts them and the operation fails on each; add AND ExecutionStatus = 'Running'"))
 		}
 	}
 	if cfg.Guards.MaxWorkflows == 0 {

@@ -57,7 +57,7 @@ func apply(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec 
 	case "reset":
 		err = reset(ctx, svc, spec, t, requestID)
 	default:
-		err = fmt.Errorf("unknown operation kind %q", op.Kind)
+		err = applyOptions(ctx, svc, spec, t)
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s/%s: %w", op.Kind, t.WorkflowID, t.RunID, err)
@@ -73,6 +73,7 @@ func reset(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec 
 		WorkflowTaskFinishEventId: t.EventID,
 		RequestId:                 requestID,
 		ResetReapplyExcludeTypes:  spec.Operation.Reset.ExcludeTypes(),
+		PostResetOperations:       spec.Operation.Reset.PostResetProto(),
 		Identity:                  identity(spec.JobID),
 	})
 	return err

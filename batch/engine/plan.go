@@ -29,7 +29,10 @@ func plan(ctx context.Context, svc workflowservice.WorkflowServiceClient, spec S
 		target.Skipped, target.Reason = true, "workflow id not found"
 		return target, nil
 	}
-	if spec.Operation.Kind != "reset" {
+	if spec.Operation.Kind == batch.KindPauseActivities {
+		return planPause(ctx, svc, spec, target)
+	}
+	if spec.Operation.Kind != batch.KindReset {
 		return target, nil
 	}
 	op := *spec.Operation.Reset

@@ -86,9 +86,11 @@ type Target struct {
 	// LastContinuedAsNew, which resets the run that continued as new.
 	ResetRunID string `json:"reset_run_id,omitempty"`
 	// EventID is the reset point (WorkflowTaskFinishEventId).
-	EventID int64  `json:"event_id,omitempty"`
-	Skipped bool   `json:"skipped,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	EventID int64 `json:"event_id,omitempty"`
+	// ActivityIDs are the activities a pause acts on, found by plan.
+	ActivityIDs []string `json:"activity_ids,omitempty"`
+	Skipped     bool     `json:"skipped,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
 }
 
 const maxErrorSamples = 10

@@ -118,6 +118,17 @@ var optionFlags = map[string]string{
 	"engine": "--engine", "signal.name": "--name", "signal.input": "--input",
 	"reset.type": "--type", "reset.build_id": "--build-id", "reset.bad_binary_checksum": "--reset_bad_binary_checksum",
 	"reset.only_non_deterministic": "--only_non_deterministic", "reset.exclude_reapply": "--reapply-exclude",
+	"reset.current_run_only":                             "--current-run-only",
+	"update_options.versioning_override":                 "--versioning-override-behavior",
+	"update_options.versioning_override.behavior":        "--versioning-override-behavior",
+	"update_options.versioning_override.deployment_name": "--versioning-override-deployment-name",
+	"update_options.versioning_override.build_id":        "--versioning-override-build-id",
+}
+
+func init() {
+	for option, flag := range activityOptionFlags() {
+		optionFlags[option] = flag
+	}
 }
 
 // flagErrors rewrites the options batch.FieldError names, in its field and

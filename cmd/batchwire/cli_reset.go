@@ -16,7 +16,7 @@ var resetTypes = batch.ResetTypes
 
 type resetFlags struct {
 	resetType, buildID, inputFile, excludeFile, badBinaryChecksum string
-	onlyNonDeterministic                                          bool
+	onlyNonDeterministic, currentRunOnly                          bool
 	reapplyExclude                                                []string
 }
 
@@ -70,6 +70,7 @@ func (rf *resetFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&rf.badBinaryChecksum, "reset_bad_binary_checksum", "",
 		"with --type BadBinary: reset to the first workflow task completed by this binary checksum; with another "+
 			"type: reset only executions that binary touched (client engine)")
+	fl.BoolVar(&rf.currentRunOnly, "current-run-only", false, "with --type BuildId: keep the reset within the current run")
 	fl.StringSliceVar(&rf.reapplyExclude, "reapply-exclude", nil,
 		"event kinds not to reapply after the reset point: signal, update, cancel_request, nexus")
 }
@@ -96,7 +97,7 @@ func (rf *resetFlags) plan(f *launchFlags) (launchPlan, error) {
 // checks the rest.
 func (rf *resetFlags) operation() batch.Operation {
 	opts := batch.ResetOptions{Type: rf.resetType, BuildID: rf.buildID, BadBinaryChecksum: rf.badBinaryChecksum,
-		OnlyNonDeterministic: rf.onlyNonDeterministic, ExcludeReapply: rf.reapplyExclude}
+		OnlyNonDeterministic: rf.onlyNonDeterministic, ExcludeReapply: rf.reapplyExclude, CurrentRunOnly: rf.currentRunOnly}
 	for _, known := range resetTypes {
 		if strings.EqualFold(known, rf.resetType) {
 			opts.Type = known

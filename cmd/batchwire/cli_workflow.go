@@ -18,7 +18,8 @@ func newWorkflowCmd(g *globalFlags) *cobra.Command {
 	cf := &connFlags{}
 	cmd := newGroupCmd("workflow", "Find workflows and run batch operations on them",
 		`Find workflow executions with a visibility query, and run a batch operation
-(signal, terminate, cancel, delete, reset) on every execution a query matches.
+(signal, terminate, cancel, delete, reset, update-options) on every execution a
+query matches.
 
 Before launching, batchwire validates the flags, counts the query on the server
 (a query the server rejects is never launched), shows what it will do and asks
@@ -32,7 +33,7 @@ started a moment ago may be missed.`,
 	for _, op := range []string{"signal", "terminate", "cancel", "delete"} {
 		cmd.AddCommand(newLaunchCmd(op, cf, g))
 	}
-	cmd.AddCommand(newResetBatchCmd(cf, g))
+	cmd.AddCommand(newResetBatchCmd(cf, g), newUpdateOptionsCmd(cf, g))
 	return cmd
 }
 

@@ -98,7 +98,7 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return usageError{err}
 	}
-	counter, closeCounter, err := testCounter(cmd.Context(), loaded, f.temporal)
+	counter, closeCounter, err := testCounter(cmd.Context(), loaded, f.configPath, f.temporal)
 	if err != nil {
 		return err
 	}
@@ -225,8 +225,9 @@ func (f *testFlags) triggers(set *rules.Set) ([]string, error) {
 
 // testCounter is the count preflight `test` gives the admission pipeline:
 // with an address, the server's CountWorkflowExecutions, which only reads
-// visibility; without, none.
-func testCounter(ctx context.Context, loaded *daemon.Loaded, address string) (admit.Counter, func(), error) {
+// visibility; without, none. A server too old for a rule's operation is an
+// error naming the version it needs, as `run` says it.
+func testCounter(ctx context.Context, loaded *daemon.Loaded, path, address string) (admit.Counter, func(), error) {
 	if address == "" {
 		return noServer{}, func() {}, nil
 	}
@@ -235,6 +236,14 @@ func testCounter(ctx context.Context, loaded *daemon.Loaded, address string) (ad
 	c, err := batch.Dial(ctx, opts, nil)
 	if err != nil {
 		return nil, nil, err
+	}
+	info, err := c.SystemInfo(ctx)
+	if err == nil {
+		err = daemon.ServerProblems(info, loaded.Config, loaded.Ops).InFile(path).Err()
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("the Temporal server at %s cannot run every rule: %w", address, err)
 	}
 	return c, c.Close, nil
 }

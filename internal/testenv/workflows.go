@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -84,6 +85,15 @@ func Status(t require.TestingT, c client.Client, workflowID string) enumspb.Work
 	desc, err := c.DescribeWorkflow(context.Background(), workflowID, "")
 	require.NoError(t, err)
 	return desc.RawResponse.GetWorkflowExecutionInfo().GetStatus()
+}
+
+// Describe returns what the server says of a workflow's current run:
+// status, versioning info (and its override).
+func Describe(t require.TestingT, c client.Client, workflowID string) *workflowpb.WorkflowExecutionInfo {
+	helper(t)
+	desc, err := c.DescribeWorkflow(context.Background(), workflowID, "")
+	require.NoError(t, err)
+	return desc.RawResponse.GetWorkflowExecutionInfo()
 }
 
 // Runs lists the run ids visibility holds for a workflow id in the namespace
