@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -295,9 +296,7 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		go func() {
 			defer wg.Done()
 			defer close(stopped)
-			if err := src.Run(ctx, d.handle, d.invalid); err != nil {
-				d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
-			}
+			d.runTrigger(ctx, src)
 		}()
 		go func() {
 			defer wg.Done()
@@ -305,6 +304,22 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		}()
 	}
 	return &wg
+}
+
+// runTrigger runs one source until ctx ends. A panic in it (a bug; decoding
+// and handling recover on their own) stops that trigger, counted and logged,
+// not the process.
+func (d *Daemon) runTrigger(ctx context.Context, src source) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.metrics.handlerPanics.WithLabelValues(src.Name()).Inc()
+			d.log.Error("trigger panicked and stopped", "trigger", src.Name(), "panic", fmt.Sprint(r),
+				"stack", string(debug.Stack()))
+		}
+	}()
+	if err := src.Run(ctx, d.handle, d.invalid); err != nil {
+		d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
+	}
 }
 
 // trackTrigger keeps readiness and batchwire_trigger_up in step with one

@@ -143,8 +143,17 @@ func decisionRecord(dl triggers.Delivery, dec admit.Decision) Record {
 	return rec
 }
 
-// invalid records a message that is not a CloudEvent.
+// invalid records a message that is not a CloudEvent. A decoder that
+// panicked on it is a library's bug: counted on its own and logged with
+// the stack, so it can be reported.
 func (d *Daemon) invalid(trigger string, err error) {
 	d.metrics.eventsInvalid.WithLabelValues(trigger).Inc()
+	var decodeErr *triggers.DecodeError
+	if errors.As(err, &decodeErr) && decodeErr.Panicked {
+		d.metrics.decodePanics.WithLabelValues(trigger).Inc()
+		d.log.Error("decoder panicked; the message is refused and the daemon goes on", "trigger", trigger,
+			"err", err, "stack", decodeErr.Stack)
+		return
+	}
 	d.log.Warn("invalid event", "trigger", trigger, "err", err)
 }

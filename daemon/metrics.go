@@ -32,6 +32,7 @@ type metrics struct {
 	jobsStopped      *prometheus.CounterVec
 	rpcErrors        *prometheus.CounterVec
 	handlerPanics    *prometheus.CounterVec
+	decodePanics     *prometheus.CounterVec
 	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -81,6 +82,8 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Failed Temporal RPCs by method and gRPC code."}, []string{"method", "code"}),
 		handlerPanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_panics_total",
 			Help: "Events whose handling panicked (a bug); the daemon goes on and the event is retried."}, []string{"trigger"}),
+		decodePanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_decode_panics_total",
+			Help: "Messages on which a decoding library panicked (a bug of the library); each is refused, counted as invalid too, and the daemon goes on."}, []string{"trigger"}),
 		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
 			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",

@@ -179,6 +179,13 @@ func (s *HTTPSource) Decode(ctx context.Context, header http.Header, body []byte
 		return nil, err
 	}
 	r.Header = header.Clone()
+	return s.decodeSafely(r, body)
+}
+
+// decodeSafely runs the format's decoder; a panic in it (a library's bug)
+// refuses the request instead of dropping the connection.
+func (s *HTTPSource) decodeSafely(r *http.Request, body []byte) (events []*cloudevents.Event, err error) {
+	defer recoverDecode(&events, &err)
 	return s.decode(r, body)
 }
 
@@ -193,7 +200,7 @@ func (s *HTTPSource) read(w http.ResponseWriter, r *http.Request) ([]*cloudevent
 		}
 		return nil, &DecodeError{Reason: "cannot read body", Err: err}
 	}
-	return s.decode(r, body)
+	return s.decodeSafely(r, body)
 }
 
 // reject answers a request that was refused before any event was handled,
@@ -216,9 +223,11 @@ func (s *HTTPSource) reject(w http.ResponseWriter, r *http.Request, run *httpRun
 	writeReply(w, status, httpReply{Error: decodeErr.Error()})
 }
 
-func rejectStatus(err error) int {
+func rejectStatus(err *DecodeError) int {
 	var tooLarge *http.MaxBytesError
 	switch {
+	case err.Status != 0:
+		return err.Status
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errBadSignature):

@@ -26,6 +26,9 @@ func decodeCloudEvents(r *http.Request, body []byte) ([]*cloudevents.Event, erro
 	)
 	switch message.ReadEncoding() {
 	case binding.EncodingBinary:
+		if err := checkExtensionHeaders(r.Header); err != nil {
+			return nil, err
+		}
 		events, err = decodeBinaryHTTP(r, message)
 	case binding.EncodingStructured:
 		events, err = decodeStructuredHTTP(r, message, body)
