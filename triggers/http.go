@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -81,9 +83,9 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 	}
 	switch s.cfg.Format {
 	case "cloudevents":
-		s.decode = decodeCloudEvents
+		s.decode = decodeCloudEvents(s.cfg.MaxBatchEvents)
 	case "alertmanager":
-		s.decode = decodeAlertmanager
+		s.decode = decodeAlertmanager(s.cfg.MaxAlerts)
 	case "webhook":
 		hook, err := newWebhook(s.cfg.Webhook)
 		if err != nil {
@@ -106,6 +108,12 @@ func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = config.Duration(defaultHTTPTimeout)
+	}
+	if cfg.MaxAlerts <= 0 {
+		cfg.MaxAlerts = config.DefaultMaxAlerts
+	}
+	if cfg.MaxBatchEvents <= 0 {
+		cfg.MaxBatchEvents = config.DefaultMaxBatchEvents
 	}
 	return cfg
 }
@@ -187,6 +195,19 @@ func (s *HTTPSource) Decode(ctx context.Context, header http.Header, body []byte
 func (s *HTTPSource) decodeSafely(r *http.Request, body []byte) (events []*cloudevents.Event, err error) {
 	defer recoverDecode(&events, &err)
 	return s.decode(r, body)
+}
+
+// requireJSON refuses a body that is not declared JSON: a browser sends a
+// cross-site form POST (text/plain, a form encoding) without asking first,
+// but never application/json.
+func requireJSON(header http.Header) *DecodeError {
+	contentType := header.Get("Content-Type")
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err == nil && (mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")) {
+		return nil
+	}
+	return &DecodeError{Status: http.StatusUnsupportedMediaType,
+		Reason: fmt.Sprintf("Content-Type %q: want application/json", contentType)}
 }
 
 // read takes the whole body before anything is handled: a request is

@@ -30,9 +30,9 @@ func FuzzHTTPDecode(f *testing.F) {
 		decode      decodeRequest
 		contentType string
 	}{
-		"alertmanager": {decodeAlertmanager, "application/json"},
-		"batch":        {decodeCloudEvents, event.ApplicationCloudEventsBatchJSON},
-		"structured":   {decodeCloudEvents, event.ApplicationCloudEventsJSON},
+		"alertmanager": {decodeAlertmanager(1000), "application/json"},
+		"batch":        {decodeCloudEvents(100), event.ApplicationCloudEventsBatchJSON},
+		"structured":   {decodeCloudEvents(100), event.ApplicationCloudEventsJSON},
 		"webhook":      {hook.decode, "application/json"},
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
