@@ -79,6 +79,8 @@ type Daemon struct {
 	// stops, until the shutdown grace is over.
 	launchCtx context.Context
 	inflight  sync.WaitGroup
+	// slots bounds each trigger's events in flight (max_in_flight).
+	slots *inFlight
 }
 
 // New prepares the daemon from what the loader built (Options.Loaded, or
@@ -122,6 +124,7 @@ func New(opts Options) (*Daemon, error) {
 	for _, t := range opts.Config.Triggers {
 		d.triggerLive[t.Name] = new(atomic.Bool)
 	}
+	d.slots = newInFlight(opts.Config.Triggers, d.metrics)
 	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
@@ -290,6 +293,7 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		default:
 			src = triggers.NewNATSSource(nc, t, d.log)
 		}
+		src.SetReporter(d.metrics)
 		d.metrics.triggerUp.WithLabelValues(t.Name).Set(0)
 		wg.Add(2)
 		stopped := make(chan struct{})
@@ -347,6 +351,8 @@ type source interface {
 	Run(ctx context.Context, handle triggers.Handler, invalid triggers.Invalid) error
 	// Started is closed once the source takes events.
 	Started() <-chan struct{}
+	// SetReporter makes the source count what it drops or dead-letters.
+	SetReporter(r triggers.Reporter)
 }
 
 func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {

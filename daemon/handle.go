@@ -18,15 +18,31 @@ import (
 // pure) and each rule's result through the admission pipeline (admit), then
 // records every decision and settles the delivery: ack once every decision
 // is final and audited, nak when one must be tried again.
+//
+// At most the trigger's max_in_flight events are under way at once; past
+// that, the delivery's WhenBusy says whether the source waits, the event is
+// dropped, or the sender is told to retry.
 func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 	defer d.survive(dl)
 	d.metrics.eventsReceived.WithLabelValues(dl.Trigger).Inc()
+	release, ok := d.slots.acquire(ctx, dl, d.log)
+	if !ok {
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 	st := d.live.Load()
 	now := d.now()
 	evals := st.rules.Evaluate(dl.Trigger, dl.Event, now)
 	d.inflight.Add(1)
+	handedOff = true
 	go func() {
 		defer d.inflight.Done()
+		defer release()
 		defer d.survive(dl)
 		d.admitAll(ctx, dl, st, evals, now)
 	}()

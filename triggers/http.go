@@ -41,6 +41,7 @@ type decodeRequest func(r *http.Request, body []byte) ([]*cloudevents.Event, err
 // malformed request is answered 400 and nothing in it is handled. Attempt is
 // always 1: a re-sent request cannot be told from a new one.
 type HTTPSource struct {
+	reporting
 	trigger config.Trigger
 	cfg     config.HTTPTrigger
 	decode  decodeRequest
@@ -53,6 +54,10 @@ type HTTPSource struct {
 	// the other sources. A channel rather than a mutex, so a request can
 	// stop waiting for its turn when its timeout passes.
 	turn chan struct{}
+	// queue bounds the requests between reading their body and their turn
+	// (each holds up to max_body_bytes) to the trigger's max_in_flight; one
+	// more is answered 503 before its body is read.
+	queue chan struct{}
 
 	started started
 }
@@ -79,6 +84,7 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 		cfg:     withHTTPDefaults(*t.HTTP),
 		logger:  logger.With("trigger", t.Name),
 		turn:    make(chan struct{}, 1),
+		queue:   make(chan struct{}, maxInFlight(t)),
 		started: newStarted(),
 	}
 	switch s.cfg.Format {
@@ -97,6 +103,15 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 			fieldErrorf("http.format", "want cloudevents, alertmanager or webhook, got %q", s.cfg.Format))
 	}
 	return s, nil
+}
+
+// maxInFlight is the trigger's max_in_flight, or config's default for a
+// trigger built without config.Parse.
+func maxInFlight(t config.Trigger) int {
+	if t.MaxInFlight <= 0 {
+		return config.DefaultMaxInFlight
+	}
+	return t.MaxInFlight
 }
 
 func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
@@ -165,6 +180,16 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	run := s.run.Load()
 	if run == nil || run.ctx.Err() != nil {
 		writeUnavailable(w, time.Second, httpReply{Error: "trigger " + s.trigger.Name + " is not accepting events now"})
+		return
+	}
+	select {
+	case s.queue <- struct{}{}:
+		defer func() { <-s.queue }()
+	default:
+		s.dropped(s.trigger.Name, DropQueueFull, 1)
+		s.logger.Warn("request refused: max_in_flight requests of the trigger waiting already", "path", r.URL.Path)
+		writeUnavailable(w, time.Second, httpReply{Error: fmt.Sprintf(
+			"trigger %s has %d requests waiting already (max_in_flight); re-send later", s.trigger.Name, cap(s.queue))})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout.Std())

@@ -61,6 +61,7 @@ func (r *jsRun) deadLetterDropped(adv maxDeliverAdvisory) error {
 	if err := r.publishDeadLetter(r.deadLetterOf(raw.Header, raw.Subject, raw.Data, adv.Stream, adv.StreamSeq, adv.Deliveries, cause)); err != nil {
 		return err
 	}
+	r.report.deadLettered(r.trigger, DeadLetterAckWait)
 	r.logger.Warn("event dead-lettered", "dead_letter", r.cfg.DeadLetter, "stream_seq", adv.StreamSeq,
 		"deliveries", adv.Deliveries, "cause", cause)
 	return nil

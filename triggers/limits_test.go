@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/config"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // alertStorm builds an Alertmanager message of n alerts from the real firing
@@ -149,4 +151,32 @@ func TestHTTPBounds(t *testing.T) {
 		rr := post(src, "application/json; charset=utf-8", readFixture(t, "alertmanager", amFiringFixture), nil)
 		require.Equal(t, http.StatusAccepted, rr.Code, rr.Body.String())
 	})
+}
+
+// Requests past max_in_flight waiting for their turn are refused with 503
+// before their body is read, and counted.
+func TestHTTPQueueBound(t *testing.T) {
+	release := make(chan struct{})
+	rec := &recorder{settle: func(d Delivery) { <-release; _ = d.Ack() }}
+	trigger := httpTrigger("ce", "cloudevents", nil)
+	trigger.MaxInFlight = 1
+	src, err := NewHTTPSource(trigger, testenv.Logger(t))
+	require.NoError(t, err)
+	reports := &countingReporter{counts: map[string]int{}}
+	src.SetReporter(reports)
+	t.Cleanup(runHTTPSource(t, src, rec))
+	body := readFixture(t, "cloudevents", "sdkgo_batch_triple.json")
+
+	first := make(chan int, 1)
+	go func() { first <- post(src, event.ApplicationCloudEventsBatchJSON, body, nil).Code }()
+	require.Eventually(t, func() bool { return len(rec.handled()) == 3 }, waitFor, 5*time.Millisecond)
+	rr := post(src, event.ApplicationCloudEventsBatchJSON, body, nil)
+	require.Equal(t, http.StatusServiceUnavailable, rr.Code)
+	require.Equal(t, "1", rr.Header().Get("Retry-After"))
+	require.Contains(t, decodeReply(t, rr.Body).Error, "requests waiting already (max_in_flight)")
+	require.Equal(t, 1, reports.get("dropped/ce/queue_full"))
+
+	close(release)
+	require.Equal(t, http.StatusAccepted, receiveWithin(t, first, "the first request's answer"))
+	require.Len(t, rec.handled(), 3, "the refused request handed nothing")
 }

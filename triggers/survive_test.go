@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -56,6 +57,7 @@ func TestJetStreamSourceSurvivesEmptyExtensionHeader(t *testing.T) {
 	require.ErrorContains(t, err, `header "ce-" names no attribute`)
 	require.NoError(t, h.receive("after", 1).delivery.Ack())
 	h.requireSettled()
+	require.Equal(t, 1, h.reports.get("dead_lettered/deploys/invalid"), "the refused message is dead-lettered and counted")
 }
 
 // Over HTTP the server's own recover dropped the connection, and nothing was
@@ -108,4 +110,28 @@ func TestDecodeNATSRecoversSDKPanic(t *testing.T) {
 	require.ErrorAs(t, err, &decodeErr)
 	require.True(t, decodeErr.Panicked)
 	require.Contains(t, decodeErr.Err.Error(), "index out of range")
+}
+
+// countingReporter keeps what a source reports, by kind/trigger/reason.
+type countingReporter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (r *countingReporter) Dropped(trigger, reason string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts["dropped/"+trigger+"/"+reason] += n
+}
+
+func (r *countingReporter) DeadLettered(trigger, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts["dead_lettered/"+trigger+"/"+reason]++
+}
+
+func (r *countingReporter) get(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[key]
 }
