@@ -355,15 +355,45 @@ type source interface {
 	SetReporter(r triggers.Reporter)
 }
 
+// Bounds of the HTTP server. Headers are small in every format (the
+// CloudEvents binary mode puts attributes there; 64 KiB is ample).
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = time.Minute
+	httpIdleTimeout       = 2 * time.Minute
+	httpMaxHeaderBytes    = 64 << 10
+	// httpWriteMargin is the answer's own time after the decision.
+	httpWriteMargin = 10 * time.Second
+)
+
+// httpWriteTimeout lets the slowest trigger answer: a trigger answers only
+// once its events are decided or its http.timeout has passed, counted from
+// when its body was read, which ReadTimeout bounds.
+func httpWriteTimeout(triggers []config.Trigger) time.Duration {
+	decision := time.Duration(0)
+	for _, t := range triggers {
+		if t.HTTP != nil {
+			decision = max(decision, t.HTTP.Timeout.Std())
+		}
+	}
+	return httpReadTimeout + decision + httpWriteMargin
+}
+
 func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
 	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
 	}
 	d.httpAddr.Store(ln.Addr().String())
-	// ReadTimeout bounds slow uploads to HTTP triggers; no WriteTimeout, as a
-	// trigger's answer waits for its decisions (http.timeout).
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		// ReadTimeout bounds slow uploads to HTTP triggers.
+		ReadTimeout:    httpReadTimeout,
+		WriteTimeout:   httpWriteTimeout(d.cfg.Triggers),
+		IdleTimeout:    httpIdleTimeout,
+		MaxHeaderBytes: httpMaxHeaderBytes,
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -97,9 +97,26 @@ func TestDaemonSurvivesEmptyExtensionHeader(t *testing.T) {
 			return metricValue(t, reg, "batchwire_events_invalid_total", map[string]string{"trigger": trigger}) == 1
 		}, 10*time.Second, 10*time.Millisecond, trigger)
 	}
+	// Headers past the server's bound are refused before any trigger sees them.
+	req, err = http.NewRequest(http.MethodPost, "http://"+d.HTTPAddr()+"/events", strings.NewReader("{}"))
+	require.NoError(t, err)
+	req.Header.Set("X-Padding", strings.Repeat("a", 2*httpMaxHeaderBytes))
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+
 	publish(t, natsSrv.ClientURL(), fliptEvent(t, "after-1"))
 	require.Eventually(t, func() bool {
 		return metricValue(t, reg, "batchwire_events_received_total", map[string]string{"trigger": "flags"}) == 1
 	}, 10*time.Second, 10*time.Millisecond, "the daemon no longer takes events")
 	require.True(t, d.Ready())
+}
+
+// The server's write deadline leaves the slowest trigger its whole
+// http.timeout after the longest body read, so an answer is never cut.
+func TestHTTPWriteTimeoutCoversTheDecision(t *testing.T) {
+	cfg, err := config.Parse([]byte("triggers: [{name: a, http: {path: /a, timeout: 45s}}, {name: b, http: {path: /b}}, {name: n, nats: {subject: s}}]\n"))
+	require.NoError(t, err)
+	require.Equal(t, httpReadTimeout+45*time.Second+httpWriteMargin, httpWriteTimeout(cfg.Triggers))
 }
