@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/.bin
 GOTESTFLAGS ?= -p 2 -timeout 30m
 
-.PHONY: all build temporal demo test vet lint bench clean
+.PHONY: all build temporal demo test fuzz vet lint bench clean
 
 all: build
 
@@ -20,9 +20,31 @@ temporal:
 demo: build temporal
 	$(GO) run ./examples/demo --temporal "$$(scripts/temporal.sh)" --bin $(BIN)
 
+# Every fuzz target, as package:target; `make test` runs each for FUZZ_SMOKE,
+# `make fuzz` for FUZZTIME.
+FUZZ_TARGETS := \
+	./triggers:FuzzDecodeNATSStructured ./triggers:FuzzDecodeNATSBinary \
+	./triggers:FuzzHTTPCloudEventsStructured ./triggers:FuzzHTTPCloudEventsBinary \
+	./triggers:FuzzHTTPCloudEventsBatch ./triggers:FuzzAlertmanager ./triggers:FuzzWebhook \
+	./config:FuzzParse ./daemon:FuzzLoad
+FUZZ_SMOKE ?= 2s
+FUZZTIME ?= 60s
+
 test: temporal
 	$(GO) vet ./...
 	TEMPORAL_BIN="$$(scripts/temporal.sh)" $(GO) test $(GOTESTFLAGS) ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE) FUZZMINIMIZE=1s
+
+# fuzz runs each target in turn; a failing input is written to the
+# package's testdata/fuzz/ and fails the run.
+FUZZMINIMIZE ?= 60s
+fuzz:
+	@set -eo pipefail; for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg \
+			| grep -v '^fuzz: elapsed'; \
+	done
 
 vet:
 	$(GO) vet ./...

@@ -29,6 +29,11 @@ const (
 	DefaultAutoClientMax     = 100
 	DefaultClientConcurrency = 8
 	DefaultClientRPS         = 50
+	// Bounds on what one trigger takes at a time: events in flight, alerts
+	// per Alertmanager request, events per CloudEvents batch.
+	DefaultMaxInFlight    = 64
+	DefaultMaxAlerts      = 1000
+	DefaultMaxBatchEvents = 100
 )
 
 // Config is the whole daemon configuration. A Config returned by Load or
@@ -207,6 +212,10 @@ type Trigger struct {
 	NATS      *NATSTrigger      `yaml:"nats"`
 	JetStream *JetStreamTrigger `yaml:"jetstream"`
 	HTTP      *HTTPTrigger      `yaml:"http"`
+	// MaxInFlight bounds the trigger's events whose decisions are under way;
+	// default 64. Past it, JetStream stops pulling, core NATS drops (counted)
+	// and HTTP answers 503.
+	MaxInFlight int `yaml:"max_in_flight"`
 
 	// Line is where the trigger starts in the file, and Lines where each key
 	// inside it stands (http.webhook.id), for problems.
@@ -260,6 +269,11 @@ type HTTPTrigger struct {
 	Timeout Duration `yaml:"timeout"`
 	// Auth is what a request must present before its body is read.
 	Auth HTTPAuth `yaml:"auth"`
+	// MaxAlerts bounds the alerts of one Alertmanager request; default 1000.
+	MaxAlerts int `yaml:"max_alerts"`
+	// MaxBatchEvents bounds the events of one CloudEvents batch request;
+	// default 100.
+	MaxBatchEvents int `yaml:"max_batch_events"`
 }
 
 // HTTPAuth authenticates the callers of an HTTP trigger. Every option set

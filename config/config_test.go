@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,15 @@ func TestLoadExample(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"../examples/*/*.yaml", "../testdata/configs/invalid/*.yaml"} {
+		paths, err := filepath.Glob(pattern)
+		require.NoError(f, err)
+		for _, path := range paths {
+			raw, err := os.ReadFile(path) //nolint:gosec // the repository's own files
+			require.NoError(f, err)
+			f.Add(raw)
+		}
+	}
 	f.Add([]byte(validConfig))
 	f.Add([]byte("rules: [{name: x}]"))
 	f.Add([]byte("temporal: {dial_timeout: -1s}"))

@@ -79,7 +79,16 @@ func (a *Audit) applyDefaults() {
 }
 
 func (t *Trigger) applyDefaults() {
+	if t.MaxInFlight == 0 {
+		t.MaxInFlight = DefaultMaxInFlight
+	}
 	if h := t.HTTP; h != nil {
+		if h.MaxAlerts == 0 {
+			h.MaxAlerts = DefaultMaxAlerts
+		}
+		if h.MaxBatchEvents == 0 {
+			h.MaxBatchEvents = DefaultMaxBatchEvents
+		}
 		if h.Format == "" {
 			h.Format = "cloudevents"
 		}

@@ -61,6 +61,14 @@ func countSet(flags ...bool) int {
 }
 
 func (t *Trigger) validate(names map[string]bool, paths map[string]string) Problems {
+	problems := t.validateSource(names, paths)
+	if t.MaxInFlight < 1 {
+		problems = append(problems, t.Errorf("max_in_flight", "must be at least 1, got %d", t.MaxInFlight))
+	}
+	return problems
+}
+
+func (t *Trigger) validateSource(names map[string]bool, paths map[string]string) Problems {
 	switch {
 	case t.Name == "":
 		return Problems{t.Errorf("name", "required")}
@@ -120,6 +128,14 @@ func (t *Trigger) validateHTTP(paths map[string]string) Problems {
 	}
 	if h.Webhook != nil {
 		problems = append(problems, t.validateWebhook()...)
+	}
+	for _, bound := range []struct {
+		field string
+		value int64
+	}{{"http.max_alerts", int64(h.MaxAlerts)}, {"http.max_batch_events", int64(h.MaxBatchEvents)}, {"http.max_body_bytes", h.MaxBodyBytes}} {
+		if bound.value < 1 {
+			problems = append(problems, t.Errorf(bound.field, "must be at least 1, got %d", bound.value))
+		}
 	}
 	return problems
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,8 @@ type Daemon struct {
 	// stops, until the shutdown grace is over.
 	launchCtx context.Context
 	inflight  sync.WaitGroup
+	// slots bounds each trigger's events in flight (max_in_flight).
+	slots *inFlight
 }
 
 // New prepares the daemon from what the loader built (Options.Loaded, or
@@ -137,6 +140,7 @@ func New(opts Options) (*Daemon, error) {
 			d.metrics.httpAuthFailures.WithLabelValues(trigger, reason).Inc()
 		})
 	}
+	d.slots = newInFlight(opts.Config.Triggers, d.metrics)
 	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(opts.Config.Hash)
 	return d, nil
@@ -324,15 +328,14 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		default:
 			src = triggers.NewNATSSource(nc, t, d.log)
 		}
+		src.SetReporter(d.metrics)
 		d.metrics.triggerUp.WithLabelValues(t.Name).Set(0)
 		wg.Add(2)
 		stopped := make(chan struct{})
 		go func() {
 			defer wg.Done()
 			defer close(stopped)
-			if err := src.Run(ctx, d.handle, d.invalid); err != nil {
-				d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
-			}
+			d.runTrigger(ctx, src)
 		}()
 		go func() {
 			defer wg.Done()
@@ -340,6 +343,22 @@ func (d *Daemon) startTriggers(ctx context.Context, nc *nats.Conn) *sync.WaitGro
 		}()
 	}
 	return &wg
+}
+
+// runTrigger runs one source until ctx ends. A panic in it (a bug; decoding
+// and handling recover on their own) stops that trigger, counted and logged,
+// not the process.
+func (d *Daemon) runTrigger(ctx context.Context, src source) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.metrics.handlerPanics.WithLabelValues(src.Name()).Inc()
+			d.log.Error("trigger panicked and stopped", "trigger", src.Name(), "panic", fmt.Sprint(r),
+				"stack", string(debug.Stack()))
+		}
+	}()
+	if err := src.Run(ctx, d.handle, d.invalid); err != nil {
+		d.log.Error("trigger stopped", "trigger", src.Name(), "err", err)
+	}
 }
 
 // trackTrigger keeps readiness and batchwire_trigger_up in step with one
@@ -367,6 +386,32 @@ type source interface {
 	Run(ctx context.Context, handle triggers.Handler, invalid triggers.Invalid) error
 	// Started is closed once the source takes events.
 	Started() <-chan struct{}
+	// SetReporter makes the source count what it drops or dead-letters.
+	SetReporter(r triggers.Reporter)
+}
+
+// Bounds of the HTTP server. Headers are small in every format (the
+// CloudEvents binary mode puts attributes there; 64 KiB is ample).
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = time.Minute
+	httpIdleTimeout       = 2 * time.Minute
+	httpMaxHeaderBytes    = 64 << 10
+	// httpWriteMargin is the answer's own time after the decision.
+	httpWriteMargin = 10 * time.Second
+)
+
+// httpWriteTimeout lets the slowest trigger answer: a trigger answers only
+// once its events are decided or its http.timeout has passed, counted from
+// when its body was read, which ReadTimeout bounds.
+func httpWriteTimeout(triggers []config.Trigger) time.Duration {
+	decision := time.Duration(0)
+	for _, t := range triggers {
+		if t.HTTP != nil {
+			decision = max(decision, t.HTTP.Timeout.Std())
+		}
+	}
+	return httpReadTimeout + decision + httpWriteMargin
 }
 
 func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
@@ -378,9 +423,15 @@ func (d *Daemon) serveHTTP(ctx context.Context) (<-chan error, error) {
 	if d.httpTLS != nil {
 		ln = tls.NewListener(ln, d.httpTLS)
 	}
-	// ReadTimeout bounds slow uploads to HTTP triggers; no WriteTimeout, as a
-	// trigger's answer waits for its decisions (http.timeout).
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		// ReadTimeout bounds slow uploads to HTTP triggers.
+		ReadTimeout:    httpReadTimeout,
+		WriteTimeout:   httpWriteTimeout(d.cfg.Triggers),
+		IdleTimeout:    httpIdleTimeout,
+		MaxHeaderBytes: httpMaxHeaderBytes,
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

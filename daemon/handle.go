@@ -18,15 +18,31 @@ import (
 // pure) and each rule's result through the admission pipeline (admit), then
 // records every decision and settles the delivery: ack once every decision
 // is final and audited, nak when one must be tried again.
+//
+// At most the trigger's max_in_flight events are under way at once; past
+// that, the delivery's WhenBusy says whether the source waits, the event is
+// dropped, or the sender is told to retry.
 func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 	defer d.survive(dl)
 	d.metrics.eventsReceived.WithLabelValues(dl.Trigger).Inc()
+	release, ok := d.slots.acquire(ctx, dl, d.log)
+	if !ok {
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 	st := d.live.Load()
 	now := d.now()
 	evals := st.rules.Evaluate(dl.Trigger, dl.Event, now)
 	d.inflight.Add(1)
+	handedOff = true
 	go func() {
 		defer d.inflight.Done()
+		defer release()
 		defer d.survive(dl)
 		d.admitAll(ctx, dl, st, evals, now)
 	}()
@@ -148,8 +164,17 @@ func decisionRecord(dl triggers.Delivery, dec admit.Decision) Record {
 	return rec
 }
 
-// invalid records a message that is not a CloudEvent.
+// invalid records a message that is not a CloudEvent. A decoder that
+// panicked on it is a library's bug: counted on its own and logged with
+// the stack, so it can be reported.
 func (d *Daemon) invalid(trigger string, err error) {
 	d.metrics.eventsInvalid.WithLabelValues(trigger).Inc()
+	var decodeErr *triggers.DecodeError
+	if errors.As(err, &decodeErr) && decodeErr.Panicked {
+		d.metrics.decodePanics.WithLabelValues(trigger).Inc()
+		d.log.Error("decoder panicked; the message is refused and the daemon goes on", "trigger", trigger,
+			"err", err, "stack", decodeErr.Stack)
+		return
+	}
 	d.log.Warn("invalid event", "trigger", trigger, "err", err)
 }

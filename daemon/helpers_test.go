@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"flag"
 	"os"
 	"testing"
 	"time"
@@ -26,7 +27,14 @@ var testNamespaces = []string{"e2e-broadcast", "e2e-misc", "e2e-cooldown", "e2e-
 // temporalHostPort is the dev server every test in this package shares.
 var temporalHostPort string
 
+// TestMain starts the dev server, except to fuzz (go test -run=^$
+// -fuzz=FuzzX): fuzz targets need no servers, and every fuzz worker process
+// runs TestMain again.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if fuzz := flag.Lookup("test.fuzz"); fuzz != nil && fuzz.Value.String() != "" {
+		os.Exit(m.Run())
+	}
 	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, testNamespaces...))
 }
 

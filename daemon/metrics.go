@@ -33,6 +33,10 @@ type metrics struct {
 	rpcErrors        *prometheus.CounterVec
 	handlerPanics    *prometheus.CounterVec
 	httpAuthFailures *prometheus.CounterVec
+	decodePanics     *prometheus.CounterVec
+	eventsDropped    *prometheus.CounterVec
+	deadLettered     *prometheus.CounterVec
+	triggerInFlight  *prometheus.GaugeVec
 	auditFailures    prometheus.Counter
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -85,6 +89,17 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 		httpAuthFailures: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_http_auth_failures_total",
 			Help: "HTTP requests refused for their credentials, by trigger (/-/admin for the admin endpoints) and reason: bearer_token, client_cert, signature, timestamp."},
 			[]string{"trigger", "reason"}),
+		decodePanics: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_decode_panics_total",
+			Help: "Messages on which a decoding library panicked (a bug of the library); each is refused, counted as invalid too, and the daemon goes on."}, []string{"trigger"}),
+		eventsDropped: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_dropped_total",
+			Help: "Events lost or refused without a decision, by reason: in_flight, slow_consumer, redeliveries_spent, " +
+				"retry_queue_full, shutdown (events), queue_full (HTTP requests refused before their body was read)."},
+			[]string{"trigger", "reason"}),
+		deadLettered: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_dead_lettered_total",
+			Help: "JetStream messages published to the dead-letter subject, by reason: invalid, last_delivery, ack_wait."},
+			[]string{"trigger", "reason"}),
+		triggerInFlight: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_trigger_in_flight",
+			Help: "Events of the trigger whose decisions are under way (at most its max_in_flight)."}, []string{"trigger"}),
 		auditFailures: f.NewCounter(prometheus.CounterOpts{Name: "batchwire_audit_write_failures_total",
 			Help: "Audit records that could not be stored in the audit stream (they are still logged)."}),
 		reloadSuccessful: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_last_reload_successful",
@@ -95,6 +110,16 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "First 48 bits of the SHA-256 of the live configuration file."}),
 		jobRetention: jobRetention,
 	}
+}
+
+// Dropped and DeadLettered count what a source loses or sets aside
+// (triggers.Reporter).
+func (m *metrics) Dropped(trigger, reason string, n int) {
+	m.eventsDropped.WithLabelValues(trigger, reason).Add(float64(n))
+}
+
+func (m *metrics) DeadLettered(trigger, reason string) {
+	m.deadLettered.WithLabelValues(trigger, reason).Inc()
 }
 
 func (m *metrics) configLoaded(hash string) {

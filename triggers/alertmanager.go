@@ -23,7 +23,8 @@ const (
 const alertmanagerVersion = "4"
 
 // amGroup is the part of an Alertmanager webhook body shared by all its
-// alerts. Every event of one notification carries it as data.group.
+// alerts. Every event of one notification carries it as data.group, and
+// none carries the other alerts.
 // NotificationReason (Alertmanager 0.32+) and RouteLabels (0.34+) are left
 // out when the sender does not have them.
 type amGroup struct {
@@ -56,13 +57,13 @@ type amAlert struct {
 	Fingerprint string            `json:"fingerprint"`
 }
 
-// alertData is the data of one alert's event.
-type alertData struct {
-	Alert json.RawMessage `json:"alert"`
-	Group *amGroup        `json:"group"`
-}
+// groupBytesPerAlert is what the group part of each alert's event may take
+// beyond the body's share: receiver, externalURL, groupKey and status, which
+// an alert does not carry itself.
+const groupBytesPerAlert = 1 << 10
 
-// decodeAlertmanager turns a webhook body into one event per alert:
+// decodeAlertmanager turns a webhook body of at most maxAlerts alerts into
+// one event per alert:
 //
 //   - type: alertmanager.alert.firing or alertmanager.alert.resolved;
 //   - source: externalURL + "/" + receiver ("alertmanager" stands in for a
@@ -70,7 +71,8 @@ type alertData struct {
 //   - id: fingerprint + "-" + status + "-" + startsAt (RFC 3339, UTC);
 //   - subject: the alertname label; time: startsAt when firing, endsAt when
 //     resolved;
-//   - data: {"alert": the alert as sent, "group": the shared fields}.
+//   - data: {"alert": the alert as sent, "group": the shared fields}, never
+//     the other alerts.
 //
 // The id names one state of one alert: Alertmanager re-sends a firing alert
 // every repeat_interval, and re-sends the whole group when any alert in it
@@ -78,14 +80,38 @@ type alertData struct {
 // re-sends get the same id and the daemon treats them as duplicates; the
 // resolution gets a new id, and so does the alert firing again later (a new
 // startsAt).
-func decodeAlertmanager(_ *http.Request, body []byte) ([]*cloudevents.Event, error) {
-	msg, err := parseAlertmanager(body)
-	if err != nil {
-		return nil, err
+//
+// The group's fields are repeated in every alert's event, so a sender could
+// make a small body into a large load (few bytes per alert, a large
+// commonAnnotations). Alertmanager's common labels and annotations are
+// those every alert carries itself, so repeating them costs at most the
+// body again; a message whose group takes more (beyond groupBytesPerAlert
+// per alert) is refused, as is one with more than maxAlerts alerts.
+func decodeAlertmanager(maxAlerts int) decodeRequest {
+	return func(r *http.Request, body []byte) ([]*cloudevents.Event, error) {
+		if err := requireJSON(r.Header); err != nil {
+			return nil, err
+		}
+		msg, err := parseAlertmanager(body)
+		if err != nil {
+			return nil, err
+		}
+		if len(msg.Alerts) > maxAlerts {
+			return nil, &DecodeError{Status: http.StatusRequestEntityTooLarge,
+				Reason: fmt.Sprintf("%d alerts in one message, more than http.max_alerts (%d)", len(msg.Alerts), maxAlerts)}
+		}
+		group, err := encodeGroup(&msg.amGroup, len(msg.Alerts), len(body))
+		if err != nil {
+			return nil, err
+		}
+		return alertEvents(msg, group)
 	}
+}
+
+func alertEvents(msg *amMessage, group []byte) ([]*cloudevents.Event, error) {
 	events := make([]*cloudevents.Event, 0, len(msg.Alerts))
 	for i, raw := range msg.Alerts {
-		ev, err := alertEvent(raw, &msg.amGroup)
+		ev, err := alertEvent(raw, &msg.amGroup, group)
 		if err != nil {
 			return nil, &DecodeError{Reason: fmt.Sprintf("alerts[%d]: %s", i, err.Error())}
 		}
@@ -95,6 +121,23 @@ func decodeAlertmanager(_ *http.Request, body []byte) ([]*cloudevents.Event, err
 		events = append(events, ev)
 	}
 	return events, nil
+}
+
+// encodeGroup encodes the shared fields once, for every alert's event, and
+// refuses a group whose repetition would outgrow the body (see
+// decodeAlertmanager).
+func encodeGroup(group *amGroup, alerts, bodyBytes int) ([]byte, error) {
+	encoded, err := json.Marshal(group)
+	if err != nil {
+		return nil, &DecodeError{Reason: "encode the group's fields", Err: err}
+	}
+	if repeated, budget := len(encoded)*alerts, bodyBytes+alerts*groupBytesPerAlert; repeated > budget {
+		return nil, &DecodeError{Status: http.StatusRequestEntityTooLarge, Reason: fmt.Sprintf(
+			"the group's common fields take %d bytes, %d repeated in the events of %d alerts, more than the %d "+
+				"the body allows; Alertmanager's common labels and annotations are ones every alert carries itself",
+			len(encoded), repeated, alerts, budget)}
+	}
+	return encoded, nil
 }
 
 func parseAlertmanager(body []byte) (*amMessage, error) {
@@ -130,8 +173,10 @@ func jsonTypeReason(err error) string {
 	return fmt.Sprintf("field %s: unexpected JSON %s", typeErr.Field, typeErr.Value)
 }
 
-// alertEvent builds the event of one alert; see decodeAlertmanager.
-func alertEvent(raw json.RawMessage, group *amGroup) (*cloudevents.Event, error) {
+// alertEvent builds the event of one alert; see decodeAlertmanager. Its
+// data is {"alert": raw, "group": encodedGroup}, put together from bytes
+// that are valid JSON already.
+func alertEvent(raw json.RawMessage, group *amGroup, encodedGroup []byte) (*cloudevents.Event, error) {
 	var alert amAlert
 	if err := json.Unmarshal(raw, &alert); err != nil {
 		return nil, fmt.Errorf("decode alert: %s", jsonTypeReason(err))
@@ -157,10 +202,9 @@ func alertEvent(raw json.RawMessage, group *amGroup) (*cloudevents.Event, error)
 		return nil, fmt.Errorf("source from externalURL and receiver: %w", err)
 	}
 	ev.SetSubject(alert.Labels[model.AlertNameLabel])
-	data, err := json.Marshal(alertData{Alert: raw, Group: group})
-	if err != nil {
-		return nil, fmt.Errorf("encode event data: %w", err)
-	}
+	data := make([]byte, 0, len(raw)+len(encodedGroup)+len(`{"alert":,"group":}`))
+	data = append(append(append(data, `{"alert":`...), raw...), `,"group":`...)
+	data = append(append(data, encodedGroup...), '}')
 	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {
 		return nil, fmt.Errorf("set event data: %w", err)
 	}

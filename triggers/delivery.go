@@ -39,6 +39,69 @@ type Delivery struct {
 	// AckWait while a launch waits, for example, in its namespace queue.
 	InProgress func() error
 	AckWait    time.Duration
+	// WhenBusy says what the daemon does with the delivery while its trigger
+	// has max_in_flight events in flight already; Deadline bounds the wait of
+	// RefuseWhenBusy.
+	WhenBusy WhenBusy
+	Deadline time.Time
+}
+
+// WhenBusy is a source's answer to a daemon that cannot take more events of
+// its trigger now.
+type WhenBusy int
+
+const (
+	// WaitWhenBusy blocks the handler until a slot frees. A source calls its
+	// handler sequentially, so it takes nothing more meanwhile: JetStream
+	// stops pulling and the server keeps the messages.
+	WaitWhenBusy WhenBusy = iota
+	// DropWhenBusy drops the event at once, counted: core NATS is
+	// at-most-once, and waiting would only overflow the client's buffer.
+	DropWhenBusy
+	// RefuseWhenBusy waits until Deadline at most, then naks the delivery,
+	// so that an HTTP sender is answered 503 with Retry-After.
+	RefuseWhenBusy
+)
+
+// Reporter counts what a source loses or sets aside, for the daemon's
+// metrics; reason is one of the source's own fixed words, never event data.
+// n counts events, except reason queue_full, which counts HTTP requests
+// refused before their body was read.
+type Reporter interface {
+	Dropped(trigger, reason string, n int)
+	DeadLettered(trigger, reason string)
+}
+
+// Reasons a source reports.
+const (
+	DropSlowConsumer      = "slow_consumer"      // core NATS: the client's buffer was full
+	DropRedeliveriesSpent = "redeliveries_spent" // core NATS: nak'ed on its last delivery
+	DropRetryQueueFull    = "retry_queue_full"   // core NATS: too many events awaiting redelivery
+	DropShutdown          = "shutdown"           // core NATS: buffered or awaiting redelivery at shutdown
+	DropQueueFull         = "queue_full"         // HTTP: max_in_flight requests waiting already
+	DropInFlight          = "in_flight"          // the daemon: max_in_flight events in flight
+
+	DeadLetterInvalid     = "invalid"       // a message that does not decode
+	DeadLetterLastAttempt = "last_delivery" // nak'ed on its last delivery
+	DeadLetterAckWait     = "ack_wait"      // no decision within ack_wait on its last delivery
+)
+
+// reporting is a source's Reporter; without one, losses are only logged.
+type reporting struct{ reporter Reporter }
+
+// SetReporter makes the source count its losses with r; call it before Run.
+func (p *reporting) SetReporter(r Reporter) { p.reporter = r }
+
+func (p *reporting) dropped(trigger, reason string, n int) {
+	if p.reporter != nil && n > 0 {
+		p.reporter.Dropped(trigger, reason, n)
+	}
+}
+
+func (p *reporting) deadLettered(trigger, reason string) {
+	if p.reporter != nil {
+		p.reporter.DeadLettered(trigger, reason)
+	}
 }
 
 // Handler receives deliveries. A source calls it sequentially, so events of

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,7 @@ type decodeRequest func(r *http.Request, body []byte) ([]*cloudevents.Event, err
 // malformed request is answered 400 and nothing in it is handled. Attempt is
 // always 1: a re-sent request cannot be told from a new one.
 type HTTPSource struct {
+	reporting
 	trigger config.Trigger
 	cfg     config.HTTPTrigger
 	decode  decodeRequest
@@ -54,6 +57,10 @@ type HTTPSource struct {
 	// the other sources. A channel rather than a mutex, so a request can
 	// stop waiting for its turn when its timeout passes.
 	turn chan struct{}
+	// queue bounds the requests between reading their body and their turn
+	// (each holds up to max_body_bytes) to the trigger's max_in_flight; one
+	// more is answered 503 before its body is read.
+	queue chan struct{}
 
 	started started
 }
@@ -80,6 +87,7 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 		cfg:     withHTTPDefaults(*t.HTTP),
 		logger:  logger.With("trigger", t.Name),
 		turn:    make(chan struct{}, 1),
+		queue:   make(chan struct{}, maxInFlight(t)),
 		started: newStarted(),
 	}
 	auth, err := newHTTPAuth(s.cfg.Auth)
@@ -89,9 +97,9 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 	s.auth = auth
 	switch s.cfg.Format {
 	case "cloudevents":
-		s.decode = decodeCloudEvents
+		s.decode = decodeCloudEvents(s.cfg.MaxBatchEvents)
 	case "alertmanager":
-		s.decode = decodeAlertmanager
+		s.decode = decodeAlertmanager(s.cfg.MaxAlerts)
 	case "webhook":
 		hook, err := newWebhook(s.cfg.Webhook)
 		if err != nil {
@@ -105,6 +113,15 @@ func NewHTTPSource(t config.Trigger, logger *slog.Logger) (*HTTPSource, error) {
 	return s, nil
 }
 
+// maxInFlight is the trigger's max_in_flight, or config's default for a
+// trigger built without config.Parse.
+func maxInFlight(t config.Trigger) int {
+	if t.MaxInFlight <= 0 {
+		return config.DefaultMaxInFlight
+	}
+	return t.MaxInFlight
+}
+
 func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
 	if cfg.Format == "" {
 		cfg.Format = "cloudevents"
@@ -114,6 +131,12 @@ func withHTTPDefaults(cfg config.HTTPTrigger) config.HTTPTrigger {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = config.Duration(defaultHTTPTimeout)
+	}
+	if cfg.MaxAlerts <= 0 {
+		cfg.MaxAlerts = config.DefaultMaxAlerts
+	}
+	if cfg.MaxBatchEvents <= 0 {
+		cfg.MaxBatchEvents = config.DefaultMaxBatchEvents
 	}
 	return cfg
 }
@@ -175,6 +198,16 @@ func (s *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeUnavailable(w, time.Second, httpReply{Error: "trigger " + s.trigger.Name + " is not accepting events now"})
 		return
 	}
+	select {
+	case s.queue <- struct{}{}:
+		defer func() { <-s.queue }()
+	default:
+		s.dropped(s.trigger.Name, DropQueueFull, 1)
+		s.logger.Warn("request refused: max_in_flight requests of the trigger waiting already", "path", r.URL.Path)
+		writeUnavailable(w, time.Second, httpReply{Error: fmt.Sprintf(
+			"trigger %s has %d requests waiting already (max_in_flight); re-send later", s.trigger.Name, cap(s.queue))})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout.Std())
 	defer cancel()
 	events, err := s.read(w, r)
@@ -195,7 +228,27 @@ func (s *HTTPSource) Decode(ctx context.Context, header http.Header, body []byte
 		return nil, err
 	}
 	r.Header = header.Clone()
+	return s.decodeSafely(r, body)
+}
+
+// decodeSafely runs the format's decoder; a panic in it (a library's bug)
+// refuses the request instead of dropping the connection.
+func (s *HTTPSource) decodeSafely(r *http.Request, body []byte) (events []*cloudevents.Event, err error) {
+	defer recoverDecode(&events, &err)
 	return s.decode(r, body)
+}
+
+// requireJSON refuses a body that is not declared JSON: a browser sends a
+// cross-site form POST (text/plain, a form encoding) without asking first,
+// but never application/json.
+func requireJSON(header http.Header) *DecodeError {
+	contentType := header.Get("Content-Type")
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err == nil && (mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")) {
+		return nil
+	}
+	return &DecodeError{Status: http.StatusUnsupportedMediaType,
+		Reason: fmt.Sprintf("Content-Type %q: want application/json", contentType)}
 }
 
 // read takes the whole body before anything is handled: a request is
@@ -209,7 +262,7 @@ func (s *HTTPSource) read(w http.ResponseWriter, r *http.Request) ([]*cloudevent
 		}
 		return nil, &DecodeError{Reason: "cannot read body", Err: err}
 	}
-	return s.decode(r, body)
+	return s.decodeSafely(r, body)
 }
 
 // reject answers a request that was refused before any event was handled,
@@ -236,9 +289,11 @@ func (s *HTTPSource) reject(w http.ResponseWriter, r *http.Request, run *httpRun
 	writeReply(w, status, httpReply{Error: decodeErr.Error()})
 }
 
-func rejectStatus(err error) int {
+func rejectStatus(err *DecodeError) int {
 	var tooLarge *http.MaxBytesError
 	switch {
+	case err.Status != 0:
+		return err.Status
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, new(*AuthError)):

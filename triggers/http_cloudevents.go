@@ -18,7 +18,14 @@ import (
 // (application/cloudevents+json) or batch (application/cloudevents-batch+json,
 // a JSON array of structured events). Every event is validated before any is
 // handled.
-func decodeCloudEvents(r *http.Request, body []byte) ([]*cloudevents.Event, error) {
+// A batch holds at most maxBatch events.
+func decodeCloudEvents(maxBatch int) decodeRequest {
+	return func(r *http.Request, body []byte) ([]*cloudevents.Event, error) {
+		return decodeCloudEventsRequest(r, body, maxBatch)
+	}
+}
+
+func decodeCloudEventsRequest(r *http.Request, body []byte, maxBatch int) ([]*cloudevents.Event, error) {
 	message := cehttp.NewMessage(r.Header, io.NopCloser(bytes.NewReader(body)))
 	var (
 		events []*cloudevents.Event
@@ -26,11 +33,14 @@ func decodeCloudEvents(r *http.Request, body []byte) ([]*cloudevents.Event, erro
 	)
 	switch message.ReadEncoding() {
 	case binding.EncodingBinary:
+		if err := checkExtensionHeaders(r.Header); err != nil {
+			return nil, err
+		}
 		events, err = decodeBinaryHTTP(r, message)
 	case binding.EncodingStructured:
 		events, err = decodeStructuredHTTP(r, message, body)
 	case binding.EncodingBatch:
-		events, err = decodeBatchHTTP(body)
+		events, err = decodeBatchHTTP(body, maxBatch)
 	default:
 		return nil, unknownEncoding(r.Header)
 	}
@@ -69,7 +79,7 @@ func decodeStructuredHTTP(r *http.Request, message binding.Message, body []byte)
 
 // decodeBatchHTTP decodes the array element by element, as the SDK's
 // binding.ToEvents does in one go, so that an error names the bad element.
-func decodeBatchHTTP(body []byte) ([]*cloudevents.Event, error) {
+func decodeBatchHTTP(body []byte, maxBatch int) ([]*cloudevents.Event, error) {
 	if !json.Valid(body) {
 		return nil, &DecodeError{Reason: "batch body is not JSON"}
 	}
@@ -77,8 +87,12 @@ func decodeBatchHTTP(body []byte) ([]*cloudevents.Event, error) {
 	if json.Unmarshal(body, &elements) != nil {
 		return nil, &DecodeError{Reason: "batch body is not a JSON array"}
 	}
-	if len(elements) == 0 {
+	switch {
+	case len(elements) == 0:
 		return nil, &DecodeError{Reason: "empty batch"}
+	case len(elements) > maxBatch:
+		return nil, &DecodeError{Status: http.StatusRequestEntityTooLarge,
+			Reason: fmt.Sprintf("%d events in one batch, more than http.max_batch_events (%d)", len(elements), maxBatch)}
 	}
 	events := make([]*cloudevents.Event, 0, len(elements))
 	for i, raw := range elements {

@@ -53,7 +53,7 @@ type requestFixture struct {
 	body   []byte
 }
 
-func readRequestFixture(t *testing.T, sub, name string) requestFixture {
+func readRequestFixture(t testing.TB, sub, name string) requestFixture {
 	t.Helper()
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(readFixture(t, sub, name))))
 	require.NoError(t, err, "parse %s", name)

@@ -74,7 +74,8 @@ func (s *HTTPSource) handAll(ctx context.Context, events []*cloudevents.Event, r
 		if run == nil || run.ctx.Err() != nil || ctx.Err() != nil {
 			return i
 		}
-		run.handle(run.ctx, s.delivery(ev, results))
+		deadline, _ := ctx.Deadline()
+		run.handle(run.ctx, s.delivery(ev, results, deadline))
 	}
 	return len(events)
 }
@@ -82,7 +83,7 @@ func (s *HTTPSource) handAll(ctx context.Context, events []*cloudevents.Event, r
 // delivery reports the settlement of ev on results. InProgress is left nil:
 // the sender's wait is bounded by the timeout (given as AckWait), and nothing
 // can extend it.
-func (s *HTTPSource) delivery(ev *cloudevents.Event, results chan<- httpSettlement) Delivery {
+func (s *HTTPSource) delivery(ev *cloudevents.Event, results chan<- httpSettlement, deadline time.Time) Delivery {
 	report := func(r httpSettlement) func() error {
 		return func() error { results <- r; return nil }
 	}
@@ -99,6 +100,10 @@ func (s *HTTPSource) delivery(ev *cloudevents.Event, results chan<- httpSettleme
 		Ack:     ack,
 		Nak:     nak,
 		AckWait: s.cfg.Timeout.Std(),
+		// A busy daemon keeps the sender waiting, as long as the request's
+		// timeout allows, then answers 503.
+		WhenBusy: RefuseWhenBusy,
+		Deadline: deadline,
 	}
 }
 

@@ -37,6 +37,7 @@ const (
 // A message the handler leaves unsettled comes back after AckWait; if that was
 // its last delivery the server drops it without a dead letter.
 type JetStreamSource struct {
+	reporting
 	nc      *nats.Conn
 	trigger config.Trigger
 	logger  *slog.Logger
@@ -108,6 +109,11 @@ type jsRun struct {
 	cfg     *config.JetStreamTrigger
 	trigger string
 	logger  *slog.Logger
+	report  *reporting
+	// maxAckPending is the trigger's max_in_flight: the server delivers no
+	// more unsettled messages than the daemon takes at once, so none waits
+	// in the client's buffer while its ack wait runs out.
+	maxAckPending int
 }
 
 func (s *JetStreamSource) newRun() (*jsRun, error) {
@@ -134,7 +140,8 @@ func (s *JetStreamSource) newRun() (*jsRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trigger %q: jetstream: %w", name, err)
 	}
-	return &jsRun{nc: s.nc, js: js, cfg: cfg, trigger: name, logger: s.logger}, nil
+	return &jsRun{nc: s.nc, js: js, cfg: cfg, trigger: name, logger: s.logger, report: &s.reporting,
+		maxAckPending: maxInFlight(s.trigger)}, nil
 }
 
 func (r *jsRun) consume(ctx context.Context, consumer jetstream.Consumer, iter jetstream.MessagesContext,
@@ -190,6 +197,7 @@ func (r *jsRun) setup(ctx context.Context) (jetstream.Consumer, error) {
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        r.cfg.AckWait.Std(),
 		MaxDeliver:     r.cfg.MaxDeliver,
+		MaxAckPending:  r.maxAckPending,
 		FilterSubjects: r.cfg.Subjects, // none: every subject of the stream
 	})
 	if err != nil {

@@ -24,6 +24,12 @@ type maxDeliverAdvisory struct {
 func (r *jsRun) watchMaxDeliveries() (*nats.Subscription, error) {
 	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", r.cfg.Stream, r.cfg.Durable)
 	sub, err := r.nc.Subscribe(subject, func(msg *nats.Msg) {
+		// The stored message is a sender's; nothing in it may stop the process.
+		defer func() {
+			if p := recover(); p != nil {
+				r.logger.Error("dead-lettering after the last delivery panicked", "panic", fmt.Sprint(p))
+			}
+		}()
 		var adv maxDeliverAdvisory
 		if err := json.Unmarshal(msg.Data, &adv); err != nil {
 			r.logger.Error("unreadable max-deliveries advisory", "err", err)
@@ -55,6 +61,7 @@ func (r *jsRun) deadLetterDropped(adv maxDeliverAdvisory) error {
 	if err := r.publishDeadLetter(r.deadLetterOf(raw.Header, raw.Subject, raw.Data, adv.Stream, adv.StreamSeq, adv.Deliveries, cause)); err != nil {
 		return err
 	}
+	r.report.deadLettered(r.trigger, DeadLetterAckWait)
 	r.logger.Warn("event dead-lettered", "dead_letter", r.cfg.DeadLetter, "stream_seq", adv.StreamSeq,
 		"deliveries", adv.Deliveries, "cause", cause)
 	return nil

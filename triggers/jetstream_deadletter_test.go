@@ -87,6 +87,7 @@ func TestJetStreamSourceDeadLettersAfterMaxDeliver(t *testing.T) {
 			require.Equal(t, "batchwire-dead:DEPLOYS:1", header.Get(jetstream.MsgIDHeader))
 
 			h.requireSettled()
+			require.Equal(t, 1, h.reports.get("dead_lettered/deploys/last_delivery"))
 			h.requireQuiet()
 			h.stop()
 		})
@@ -157,5 +158,6 @@ func TestJetStreamSourceDeadLettersTimedOutLastDelivery(t *testing.T) {
 	require.Contains(t, header.Get(HeaderError), "no decision within ack_wait")
 	require.Equal(t, "1", header.Get(HeaderDeliveries))
 	require.Equal(t, "deploy.payments", header.Get(HeaderSubject))
+	require.Eventually(t, func() bool { return h.reports.get("dead_lettered/deploys/ack_wait") == 1 }, waitFor, 10*time.Millisecond)
 	h.stop()
 }

@@ -68,6 +68,7 @@ func (r *jsRun) deliver(ctx context.Context, msg jetstream.Msg, handle Handler, 
 		// InProgress resets the server's AckWait clock for this message.
 		InProgress: func() error { return msg.InProgress() },
 		AckWait:    r.cfg.AckWait.Std(),
+		WhenBusy:   WaitWhenBusy,
 	})
 }
 
@@ -91,7 +92,7 @@ func (r *jsRun) nak(m jsMessage, delay time.Duration, cause error) error {
 		}
 		return nil
 	}
-	if err := r.deadLetter(m, cause); err != nil {
+	if err := r.deadLetter(m, DeadLetterLastAttempt, cause); err != nil {
 		r.logger.Error("last delivery not dead-lettered; the server will not deliver it again",
 			"stream", m.meta.Stream, "stream_seq", m.meta.Sequence.Stream, "cause", cause, "err", err)
 		return err
@@ -111,7 +112,7 @@ func (r *jsRun) reject(m jsMessage, err error, invalid Invalid) {
 	} else {
 		r.logger.Warn("malformed event", "subject", m.msg.Subject(), "err", err)
 	}
-	dlErr := r.deadLetter(m, err)
+	dlErr := r.deadLetter(m, DeadLetterInvalid, err)
 	switch {
 	case dlErr == nil:
 	case !m.last(r.cfg.MaxDeliver):
@@ -127,7 +128,7 @@ func (r *jsRun) reject(m jsMessage, err error, invalid Invalid) {
 
 // deadLetter publishes the message with its cause to the dead-letter subject
 // and terms it, so it is not delivered again.
-func (r *jsRun) deadLetter(m jsMessage, cause error) error {
+func (r *jsRun) deadLetter(m jsMessage, reason string, cause error) error {
 	if err := r.publishDeadLetter(r.deadLetterMsg(m, cause)); err != nil {
 		return fmt.Errorf("trigger %q: dead-letter stream seq %d to %q: %w",
 			r.trigger, m.meta.Sequence.Stream, r.cfg.DeadLetter, err)
@@ -135,6 +136,7 @@ func (r *jsRun) deadLetter(m jsMessage, cause error) error {
 	if err := m.msg.Term(); err != nil {
 		return fmt.Errorf("trigger %q: term stream seq %d after dead-lettering it: %w", r.trigger, m.meta.Sequence.Stream, err)
 	}
+	r.report.deadLettered(r.trigger, reason)
 	r.logger.Warn("event dead-lettered", "dead_letter", r.cfg.DeadLetter, "stream_seq", m.meta.Sequence.Stream,
 		"deliveries", m.meta.NumDelivered, "cause", cause)
 	return nil

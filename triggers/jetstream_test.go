@@ -49,6 +49,7 @@ type jsHarness struct {
 	invalids chan error
 	done     <-chan error
 	cancel   context.CancelFunc
+	reports  *countingReporter
 }
 
 func startJetStream(t *testing.T, nc *nats.Conn, trigger config.Trigger, logger *slog.Logger) *jsHarness {
@@ -58,8 +59,10 @@ func startJetStream(t *testing.T, nc *nats.Conn, trigger config.Trigger, logger 
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	h := &jsHarness{t: t, js: js, seen: make(chan handled, 20), invalids: make(chan error, 20), done: done, cancel: cancel}
+	h := &jsHarness{t: t, js: js, seen: make(chan handled, 20), invalids: make(chan error, 20), done: done, cancel: cancel,
+		reports: &countingReporter{counts: map[string]int{}}}
 	src := NewJetStreamSource(nc, trigger, logger)
+	src.SetReporter(h.reports)
 	require.Equal(t, "deploys", src.Name())
 	go func() {
 		done <- src.Run(ctx,

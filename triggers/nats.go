@@ -35,6 +35,7 @@ const natsConfirmTimeout = 5 * time.Second
 // messages the client dropped as a slow consumer are lost. Use a JetStream
 // trigger where every event must lead to a decision.
 type NATSSource struct {
+	reporting
 	nc      *nats.Conn
 	trigger config.Trigger
 	logger  *slog.Logger
@@ -75,6 +76,7 @@ func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) e
 	go s.confirm(confirmCtx)
 	retries := &retryQueue{}
 	defer s.stop(sub, retries)
+	var droppedBefore int
 	for {
 		s.redeliverDue(ctx, retries, handle)
 		msg, err := s.next(ctx, sub, retries)
@@ -87,6 +89,8 @@ func (s *NATSSource) Run(ctx context.Context, handle Handler, invalid Invalid) e
 			// A retry is due or was just added; only ctx ends Run.
 		case errors.Is(err, nats.ErrSlowConsumer):
 			dropped, _ := sub.Dropped()
+			s.dropped(s.trigger.Name, DropSlowConsumer, dropped-droppedBefore)
+			droppedBefore = dropped
 			s.logger.Warn("slow consumer: core NATS messages dropped", "subject", sub.Subject, "dropped_total", dropped)
 		default:
 			return fmt.Errorf("trigger %q: receive on %q: %w", s.trigger.Name, sub.Subject, err)
@@ -166,9 +170,11 @@ func (s *NATSSource) stop(sub *nats.Subscription, retries *retryQueue) {
 		s.logger.Warn("unsubscribe from core NATS", "subject", sub.Subject, "err", err)
 	}
 	if pending > 0 {
+		s.dropped(s.trigger.Name, DropShutdown, pending)
 		s.logger.Warn("buffered core NATS messages dropped at shutdown", "subject", sub.Subject, "dropped", pending)
 	}
 	if dropped := retries.stop(); dropped > 0 {
+		s.dropped(s.trigger.Name, DropShutdown, dropped)
 		s.logger.Warn("core NATS events awaiting redelivery dropped at shutdown", "subject", sub.Subject, "dropped", dropped)
 	}
 	s.logger.Info("unsubscribed from core NATS", "subject", sub.Subject)
@@ -195,17 +201,26 @@ func (s *NATSSource) handleEvent(ctx context.Context, ev *cloudevents.Event, att
 		Attempt: attempt,
 		Ack:     ack,
 		Nak:     nak,
+		// At-most-once: waiting for a slot would only fill the client's
+		// buffer, which then drops without saying which message.
+		WhenBusy: DropWhenBusy,
 	})
 }
 
 func (s *NATSSource) nak(retries *retryQueue, ev *cloudevents.Event, attempt int, delay time.Duration, cause error) error {
 	if attempt >= natsMaxDeliveries {
+		s.dropped(s.trigger.Name, DropRedeliveriesSpent, 1)
 		s.logger.Warn("core NATS event dropped after its last delivery",
 			"event_id", ev.ID(), "deliveries", attempt, "cause", cause)
 		return nil
 	}
 	err := retries.add(retry{due: time.Now().Add(max(delay, 0)), event: ev, attempt: attempt + 1})
 	if err != nil {
+		reason := DropRetryQueueFull
+		if errors.Is(err, errSourceStopped) {
+			reason = DropShutdown
+		}
+		s.dropped(s.trigger.Name, reason, 1)
 		s.logger.Warn("core NATS event dropped instead of redelivered",
 			"event_id", ev.ID(), "deliveries", attempt, "cause", cause, "err", err)
 		return fmt.Errorf("trigger %q: redeliver event %q: %w", s.trigger.Name, ev.ID(), err)

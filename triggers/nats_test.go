@@ -248,6 +248,8 @@ func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
 	nc := connect(t, testenv.RunNATS(t))
 	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	src := NewNATSSource(nc, deployTrigger(""), logger)
+	reports := &countingReporter{counts: map[string]int{}}
+	src.SetReporter(reports)
 	const delay = 100 * time.Millisecond
 
 	seen := make(chan handled, 20)
@@ -283,6 +285,7 @@ func TestNATSSourceNakRedeliversThenDrops(t *testing.T) {
 		"no delivery after the last allowed one")
 	require.Contains(t, logs(), "core NATS event dropped after its last delivery")
 	require.Contains(t, logs(), "temporal unavailable (attempt 5)")
+	require.Equal(t, 1, reports.get("dropped/deploys/redeliveries_spent"))
 
 	cancel()
 	require.NoError(t, receiveWithin(t, done, "Run to return after cancel"))
@@ -292,6 +295,8 @@ func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
 	nc := connect(t, testenv.RunNATS(t))
 	logger, logs := testenv.CaptureLogger(t, slog.LevelInfo)
 	src := NewNATSSource(nc, deployTrigger(""), logger)
+	reports := &countingReporter{counts: map[string]int{}}
+	src.SetReporter(reports)
 
 	naked := make(chan Delivery, 1)
 	handle := func(_ context.Context, d Delivery) {
@@ -307,6 +312,7 @@ func TestNATSSourceDropsPendingRedeliveriesAtShutdown(t *testing.T) {
 	cancel()
 	require.NoError(t, receiveWithin(t, done, "Run to return although a redelivery is pending"))
 	require.Contains(t, logs(), "core NATS events awaiting redelivery dropped at shutdown")
+	require.Equal(t, 1, reports.get("dropped/deploys/shutdown"))
 	require.ErrorIs(t, d.Nak(0, nil), errSettled)
 }
 

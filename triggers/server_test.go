@@ -33,7 +33,7 @@ type httpFixture struct {
 }
 
 // cloudEventsDir is where the repository keeps the CloudEvents payloads.
-func cloudEventsDir(t *testing.T) string {
+func cloudEventsDir(t testing.TB) string {
 	t.Helper()
 	const dir = "../testdata/cloudevents"
 	info, err := os.Stat(dir)
@@ -45,7 +45,7 @@ func cloudEventsDir(t *testing.T) string {
 // readHTTPFixture parses a raw request file by hand rather than with
 // http.ReadRequest, which would canonicalise header case and trim the body to
 // Content-Length; tests need both exactly as written.
-func readHTTPFixture(t *testing.T, name string) httpFixture {
+func readHTTPFixture(t testing.TB, name string) httpFixture {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(cloudEventsDir(t), name))
 	require.NoError(t, err)

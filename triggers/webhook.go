@@ -156,6 +156,9 @@ func compileWebhookField(name, expr string) (webhookField, error) {
 // decode checks the signature first, so an unsigned body is never parsed,
 // then maps the body to one event.
 func (h *webhook) decode(r *http.Request, body []byte) ([]*cloudevents.Event, error) {
+	if err := requireJSON(r.Header); err != nil {
+		return nil, err
+	}
 	headers, signedID, err := h.verify(r.Header, body)
 	if err != nil {
 		return nil, err
