@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"mime"
 	"strings"
@@ -46,6 +47,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
 		cel.ParserExpressionSizeLimit(maxExpressionSize),
+		cel.ASTValidators(constantRegexes{}, cel.ValidateRegexLiterals()),
 	)...)
 })
 
@@ -61,6 +63,7 @@ func compileExpr(expr string) (cel.Program, *cel.Type, error) {
 	}
 	prg, err := env.Program(ast,
 		cel.CostLimit(evalCostLimit),
+		cel.InterruptCheckFrequency(interruptCheckEvery),
 		cel.EvalOptions(cel.OptOptimize),
 	)
 	if err != nil {
@@ -74,6 +77,8 @@ func compileExpr(expr string) (cel.Program, *cel.Type, error) {
 // once however many rules read them. It belongs to one goroutine: Evaluate
 // runs the rules of one call in sequence.
 type activation struct {
+	// ctx ends at the deadline of the rule being evaluated (EvalTimeout).
+	ctx   context.Context
 	event ref.Val
 	now   ref.Val
 	// data is decoded on first use: rules that fail on event attributes

@@ -222,6 +222,9 @@ func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []E
 }
 
 func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Evaluation {
+	ctx, cancel := evalRule()
+	defer cancel()
+	act.ctx = ctx
 	matched, err := r.match(act)
 	if err != nil {
 		return Evaluation{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}
@@ -237,7 +240,7 @@ func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) 
 }
 
 func (r *Rule) match(act *activation) (bool, error) {
-	out, _, err := r.when.Eval(act)
+	out, err := evalProgram(r.when, act)
 	if err != nil {
 		return false, err
 	}

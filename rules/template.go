@@ -71,7 +71,7 @@ func (t *template) render(act *activation, format formatter) (string, error) {
 
 // eval runs the placeholder's expression for one event.
 func (p *placeholder) eval(act *activation) (ref.Val, error) {
-	out, _, err := p.prg.Eval(act)
+	out, err := evalProgram(p.prg, act)
 	if err != nil {
 		return nil, fmt.Errorf("placeholder {{ %s }} at %s: %w", p.expr, p.pos, err)
 	}
