@@ -53,3 +53,28 @@ func TestEvaluationStopsAtTheDeadline(t *testing.T) {
 	require.ErrorContains(t, result.Err, "stopped at the evaluation deadline of 1ms")
 	require.Less(t, time.Since(start), time.Second)
 }
+
+// JSON integers stay exact: one past int64 is a uint, one past uint64 is an
+// error for the rules that read it, never a rounded double.
+func TestLargeIntegersStayExact(t *testing.T) {
+	raw := []byte(`{"u64": 18446744073709551615, "big": 18446744073709551617, "neg": -9223372036854775809, "f": 1.5e3, "ok": 1}`)
+	tests := []struct{ query, want, wantErr string }{
+		{query: `Big = {{ data.u64 }}`, want: `Big = 18446744073709551615`},
+		{query: `Big = {{ data.big }}`, wantErr: "integer 18446744073709551617 does not fit in 64 bits"},
+		{query: `Big = {{ data.neg }}`, wantErr: "does not fit in 64 bits"},
+		{query: `F = {{ data.f }} AND N = {{ data.ok }}`, want: `F = 1500 AND N = 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			set, err := Compile([]config.Rule{signalRule("r", "true", tt.query)})
+			require.NoError(t, err)
+			result := set.Evaluate("flags", newEvent(t, "1", "s", "t", raw), testNow)[0]
+			if tt.wantErr != "" {
+				require.ErrorContains(t, result.Err, tt.wantErr)
+				return
+			}
+			require.NoError(t, result.Err)
+			require.Equal(t, tt.want, result.Action.Query)
+		})
+	}
+}

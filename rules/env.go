@@ -2,8 +2,10 @@ package rules
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"mime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,7 +188,37 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	if err != nil {
 		return types.NewErr("event data is not valid JSON: %v", err)
 	}
-	return types.DefaultTypeAdapter.NativeToValue(decoded)
+	return types.DefaultTypeAdapter.NativeToValue(exactIntegers(decoded))
+}
+
+// exactIntegers keeps every JSON integer exact. CEL reads a json.Number that
+// does not fit an int64 as a double, which would render 18446744073709551617
+// as 18446744073709551616: an integer that fits a uint64 becomes a uint, a
+// larger one an error value, which fails only the rules that read it.
+func exactIntegers(v any) any {
+	switch val := v.(type) {
+	case map[string]any:
+		for k, elem := range val {
+			val[k] = exactIntegers(elem)
+		}
+	case []any:
+		for i, elem := range val {
+			val[i] = exactIntegers(elem)
+		}
+	case json.Number:
+		return exactInteger(val)
+	}
+	return v
+}
+
+func exactInteger(n json.Number) any {
+	if _, err := n.Int64(); err == nil || strings.ContainsAny(string(n), ".eE") {
+		return n
+	}
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u
+	}
+	return types.NewErr("integer %s does not fit in 64 bits; send it as a string", n)
 }
 
 // isJSONContentType treats an unset content type as JSON: webhooks mapped

@@ -252,7 +252,7 @@ func (r *Rule) match(act *activation) (bool, error) {
 }
 
 func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*Action, error) {
-	query, err := r.query.render(act, queryLiteral)
+	query, err := r.query.render(act, scalarLiteral)
 	if err != nil {
 		return nil, fmt.Errorf("render query: %w", err)
 	}

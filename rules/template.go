@@ -22,6 +22,9 @@ type placeholder struct {
 	expr string // the expression as written, for error messages
 	pos  string // "line:column" of its {{ in the template
 	prg  cel.Program
+	// format, when set, replaces the template's formatter for this
+	// placeholder: a query placeholder's depends on where it stands.
+	format formatter
 }
 
 // formatter turns one placeholder value into text.
@@ -85,6 +88,9 @@ func (p *placeholder) renderWith(act *activation, format formatter) (string, err
 	}
 	if err := checkRenderSize(out); err != nil {
 		return "", fmt.Errorf("placeholder {{ %s }} at %s: %w", p.expr, p.pos, err)
+	}
+	if p.format != nil {
+		format = p.format
 	}
 	text, err := format(out)
 	if err != nil {
