@@ -78,3 +78,15 @@ func TestLargeIntegersStayExact(t *testing.T) {
 		})
 	}
 }
+
+func TestCanonicalQuery(t *testing.T) {
+	a, err := CanonicalQuery(`Tenant = "acme"   AND WorkflowId IN ('w2', 'w1', 'w2')`)
+	require.NoError(t, err)
+	b, err := CanonicalQuery(`Tenant='acme' AND WorkflowId in ("w1","w2")`)
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+	require.Equal(t, `Tenant = 'acme' and WorkflowId in ('w1', 'w2')`, a)
+	c, err := CanonicalQuery(`Tenant = 'acme' AND WorkflowId IN ('w1', 'w3')`)
+	require.NoError(t, err)
+	require.NotEqual(t, a, c)
+}

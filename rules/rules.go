@@ -52,8 +52,11 @@ type Action struct {
 	// Operation is the rule's action: signal, terminate, cancel, delete, reset.
 	Operation string
 	// Query is the rendered visibility query.
-	Query  string
-	Reason string
+	Query string
+	// Selection is the cooldown guard's key, set for rules with a cooldown:
+	// the query rendered with now() fixed, in canonical form (CanonicalQuery).
+	Selection string
+	Reason    string
 	// Signal is set for signal rules.
 	Signal *Signal
 	// JobID is derived from the rule and the event so that a redelivered
@@ -265,6 +268,9 @@ func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*
 		Query: query, Reason: reason,
 		JobID:   JobID(r.Name, ev.Source(), ev.ID()),
 		EventID: ev.ID(), EventSource: ev.Source(), EventType: ev.Type(),
+	}
+	if r.Config.Guards.Cooldown > 0 {
+		action.Selection = r.selection(act, query)
 	}
 	if r.Config.Signal != nil {
 		input, err := r.input.render(act)
