@@ -113,7 +113,11 @@ func TestPipelineStages(t *testing.T) {
 		{name: "auto, large: server", data: tenant, engine: "auto", fake: fakeTemporal{count: 5000},
 			result: Launched, stage: StageLaunch, counted: true, launch: "server"},
 		{name: "duplicate", data: tenant, engine: "server", fake: fakeTemporal{count: 3, outcome: batch.OutcomeDuplicate},
-			result: Duplicate, stage: StageLaunch, counted: true, launch: "server"},
+			result: Duplicate, stage: StageLaunch, counted: true, launch: "server", reason: "runs; following it"},
+		{name: "duplicate of an ended job", data: tenant, engine: "server", fake: fakeTemporal{count: 3, outcome: batch.OutcomeDuplicateEnded},
+			result: Duplicate, stage: StageLaunch, counted: true, launch: "server", reason: "has ended"},
+		{name: "job id taken", data: tenant, fake: fakeTemporal{count: 3, startErr: fmt.Errorf("start: %w", batch.ErrJobIDTaken)},
+			result: Error, stage: StageLaunch, counted: true, reason: "job id taken by a different job"},
 		{name: "launch fails", data: tenant, fake: fakeTemporal{count: 3, startErr: errors.New("refused")},
 			result: Error, stage: StageLaunch, counted: true, reason: "refused"},
 	}
