@@ -18,6 +18,9 @@ const (
 	DryRun     = "dry_run"
 	Launched   = "launched"
 	Duplicate  = "duplicate"
+	// NoTargets: the query counted no workflows, so no job was started (a
+	// server job for nothing would still hold the namespace's only slot).
+	NoTargets = "no_targets"
 )
 
 // Input is one rule's evaluation of one event, with what the stages need
@@ -57,9 +60,10 @@ type Decision struct {
 	// Engine is where the job runs (or would): server or client.
 	Engine string
 
-	// undo runs when the decision ends in an error after a stage changed
-	// guard state, so that a retry of the event is not blocked by its own
-	// failed attempt.
+	// undo runs when the decision ends in an error or launches nothing
+	// after a stage changed guard state, so that a retry of the event, or the
+	// next event once there are workflows to select, is not blocked by an
+	// attempt that launched nothing.
 	undo []func()
 }
 
@@ -106,24 +110,31 @@ type Options struct {
 // Pipeline runs the stages in order. Guard state (cooldown windows, rate
 // limiters) lives in its stages and survives reloads, keyed by rule name.
 type Pipeline struct {
-	stages []Stage
+	stages   []Stage
+	cooldown *cooldown
 }
 
 // New returns the pipeline. Its stages, in the order they run:
 func New(opts Options) *Pipeline {
-	return &Pipeline{stages: []Stage{
+	cd := newCooldown()
+	return &Pipeline{cooldown: cd, stages: []Stage{
 		match{},                    // match.go: the when expression and the rendering
 		lint{},                     // lint.go: the rendered query's scope
 		paused{},                   // paused.go: launch.paused
-		newCooldown(),              // cooldown.go: guards.cooldown
+		cd,                         // cooldown.go: guards.cooldown
 		newRate(),                  // rate.go: guards.rate
 		count{opts.Counter},        // count.go: the job, and CountWorkflowExecutions
+		noTargets{},                // no_targets.go: nothing to launch for a count of 0
 		maxWorkflows{},             // max_workflows.go: guards.max_workflows
 		dryRun{},                   // dry_run.go: guards.dry_run
 		engine{opts.AutoClientMax}, // engine.go: server or client (batch.ChooseEngine)
 		launch{opts.Starter},       // launch.go: start the job
 	}}
 }
+
+// CooldownWindows is the number of cooldown windows held, open or expired
+// and not yet pruned.
+func (p *Pipeline) CooldownWindows() int { return p.cooldown.size() }
 
 // Run takes one input through every stage and returns its decision.
 func (p *Pipeline) Run(ctx context.Context, in Input) Decision {
@@ -133,7 +144,7 @@ func (p *Pipeline) Run(ctx context.Context, in Input) Decision {
 			break
 		}
 	}
-	if d.Result == Error {
+	if d.Result == Error || d.Result == NoTargets {
 		for _, undo := range d.undo {
 			undo()
 		}

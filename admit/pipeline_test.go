@@ -104,6 +104,8 @@ func TestPipelineStages(t *testing.T) {
 			stage: StageCount, reason: "preflight: boom"},
 		{name: "over max_workflows", data: tenant, guards: config.Guards{MaxWorkflows: 2}, fake: fakeTemporal{count: 3},
 			result: Blocked, stage: GuardMax, guard: GuardMax, counted: true, reason: "selects 3 workflows, more than max_workflows 2"},
+		{name: "no targets", data: tenant, fake: fakeTemporal{count: 0},
+			result: NoTargets, stage: StageCount, counted: true, reason: "selects no workflows"},
 		{name: "dry run", data: tenant, guards: config.Guards{DryRun: true}, fake: fakeTemporal{count: 3},
 			result: DryRun, stage: GuardDryRun, counted: true},
 		{name: "auto, small: client", data: tenant, engine: "auto", fake: fakeTemporal{count: 3},
@@ -111,7 +113,11 @@ func TestPipelineStages(t *testing.T) {
 		{name: "auto, large: server", data: tenant, engine: "auto", fake: fakeTemporal{count: 5000},
 			result: Launched, stage: StageLaunch, counted: true, launch: "server"},
 		{name: "duplicate", data: tenant, engine: "server", fake: fakeTemporal{count: 3, outcome: batch.OutcomeDuplicate},
-			result: Duplicate, stage: StageLaunch, counted: true, launch: "server"},
+			result: Duplicate, stage: StageLaunch, counted: true, launch: "server", reason: "runs; following it"},
+		{name: "duplicate of an ended job", data: tenant, engine: "server", fake: fakeTemporal{count: 3, outcome: batch.OutcomeDuplicateEnded},
+			result: Duplicate, stage: StageLaunch, counted: true, launch: "server", reason: "has ended"},
+		{name: "job id taken", data: tenant, fake: fakeTemporal{count: 3, startErr: fmt.Errorf("start: %w", batch.ErrJobIDTaken)},
+			result: Error, stage: StageLaunch, counted: true, reason: "job id taken by a different job"},
 		{name: "launch fails", data: tenant, fake: fakeTemporal{count: 3, startErr: errors.New("refused")},
 			result: Error, stage: StageLaunch, counted: true, reason: "refused"},
 	}
@@ -164,6 +170,36 @@ func TestCooldown(t *testing.T) {
 	fake.startErr = nil
 	require.Equal(t, Launched, run(t, p, set, op, event(t, "f", other), false, now.Add(30*time.Minute)).Result,
 		"the failed launch released its window")
+}
+
+// The cooldown key is the selection, not the spelling: an IN list in another
+// order, another quoting or spacing, or a query rendered at another time is
+// the same selection; windows that expired are forgotten.
+func TestCooldownKeyIsTheSelection(t *testing.T) {
+	cfg := config.Rule{Name: "r", Trigger: "t", Namespace: "ns", Terminate: &config.EmptyAction{},
+		Guards: config.Guards{Cooldown: config.Duration(10 * time.Minute)},
+		When:   `true`,
+		Query: `ExecutionStatus = 'Running' AND WorkflowId IN {{ data.ids }} AND Tenant = {{ data.tenant }}` +
+			` AND StartTime > {{ now() - duration("1h") }}`,
+		Reason: `event {{ event.id }}`}
+	set, err := rules.Compile([]config.Rule{cfg})
+	require.NoError(t, err)
+	op, err := batch.RuleOperation(&cfg)
+	require.NoError(t, err)
+	fake := &fakeTemporal{count: 1}
+	p := New(Options{Counter: fake, Starter: fake, AutoClientMax: 100})
+	data := func(tenant string, ids ...string) map[string]any { return map[string]any{"tenant": tenant, "ids": ids} }
+
+	require.Equal(t, Launched, run(t, p, set, op, event(t, "a", data("acme", "w1", "w2")), false, now).Result)
+	for i, same := range []map[string]any{data("acme", "w2", "w1"), data("acme", "w1", "w2", "w1")} {
+		d := run(t, p, set, op, event(t, fmt.Sprint("same-", i), same), false, now.Add(time.Duration(i+1)*time.Second))
+		require.Equal(t, Blocked, d.Result, "%v", same)
+	}
+	require.Equal(t, Launched, run(t, p, set, op, event(t, "b", data("acme", "w1", "w3")), false, now.Add(time.Minute)).Result,
+		"another selection")
+	require.Equal(t, 2, p.CooldownWindows())
+	require.Equal(t, Launched, run(t, p, set, op, event(t, "c", data("other", "w1")), false, now.Add(20*time.Minute)).Result)
+	require.Equal(t, 1, p.CooldownWindows(), "the expired windows were pruned")
 }
 
 // Over the rate, a launch is delayed, and the event must come back.

@@ -36,6 +36,11 @@ func (f *fakeProgressAPI) Describe(context.Context, string, string) (batch.Progr
 	return p, nil
 }
 
+// Identify is never called: Start never reports an existing job.
+func (f *fakeProgressAPI) Identify(ctx context.Context, ns, id string) (batch.Progress, error) {
+	return f.Describe(ctx, ns, id)
+}
+
 func (f *fakeProgressAPI) Stop(_ context.Context, _, _, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -16,6 +16,9 @@ type API interface {
 	Count(ctx context.Context, namespace, query string) (int64, error)
 	Start(ctx context.Context, job Job) error
 	Describe(ctx context.Context, namespace, jobID string) (Progress, error)
+	// Identify is Describe with the query the job was started with, which
+	// Describe may leave out (server 1.29 does).
+	Identify(ctx context.Context, namespace, jobID string) (Progress, error)
 	Stop(ctx context.Context, namespace, jobID, reason string) error
 }
 
@@ -31,9 +34,12 @@ type Observer interface {
 const (
 	// OutcomeLaunched: the engine accepted the job.
 	OutcomeLaunched = "launched"
-	// OutcomeDuplicate: a job with this id exists already; it is followed as
-	// if just launched (a redelivered event finds its job).
+	// OutcomeDuplicate: this job exists already and is still running; it is
+	// followed as if just launched (a redelivered event finds its job).
 	OutcomeDuplicate = "duplicate"
+	// OutcomeDuplicateEnded: this job exists already and has ended; it is not
+	// followed, so its end is not reported a second time.
+	OutcomeDuplicateEnded = "duplicate_ended"
 )
 
 // ClientEngine runs batch jobs as batchwire's own workflow instead of the
@@ -114,7 +120,10 @@ func NewLauncher(ctx context.Context, api API, obs Observer, opts LauncherOption
 
 // Launch starts job on engine (server or client, as batch.ChooseEngine
 // picked) and returns once the engine has accepted it (OutcomeLaunched), found
-// it already started (OutcomeDuplicate), or failed. A server job first waits
+// it already started (OutcomeDuplicate, OutcomeDuplicateEnded), or failed. A
+// job id that exists for another job (another operation, query or reason) is
+// ErrJobIDTaken: job ids are derived from the event, so a sender could
+// otherwise start a job under the id of an event still to come. A server job first waits
 // in its namespace's queue for the slot. A started job is then followed to its
 // end in the background and reported to the Observer.
 func (l *Launcher) Launch(ctx context.Context, job Job, engine string) (string, error) {
@@ -180,22 +189,26 @@ func (l *Launcher) drain(ns string, q *queue) {
 	}
 }
 
-// tracker describes and stops jobs of one engine.
+// tracker describes, identifies and stops jobs of one engine.
 type tracker struct {
 	describe func(Job) (Progress, error)
+	identify func(Job) (Progress, error)
 	stop     func(Job, string) error
 }
 
 func (l *Launcher) serverTracker() tracker {
 	return tracker{
 		describe: func(j Job) (Progress, error) { return l.api.Describe(l.ctx, j.Namespace, j.ID) },
+		identify: func(j Job) (Progress, error) { return l.api.Identify(l.ctx, j.Namespace, j.ID) },
 		stop:     func(j Job, reason string) error { return l.api.Stop(l.ctx, j.Namespace, j.ID, reason) },
 	}
 }
 
 func (l *Launcher) clientTracker() tracker {
+	describe := func(j Job) (Progress, error) { return l.opts.Client.Describe(l.ctx, j) }
 	return tracker{
-		describe: func(j Job) (Progress, error) { return l.opts.Client.Describe(l.ctx, j) },
+		describe: describe,
+		identify: describe,
 		stop:     func(j Job, reason string) error { return l.opts.Client.Stop(l.ctx, j, reason) },
 	}
 }

@@ -57,10 +57,19 @@ func startWaiting(t testing.TB, c client.Client, namespace, prefix string, n int
 type recorder struct {
 	mu       sync.Mutex
 	finished map[string]batch.Progress
+	ends     map[string]int
 	maxDepth int
 }
 
-func newRecorder() *recorder { return &recorder{finished: map[string]batch.Progress{}} }
+func newRecorder() *recorder {
+	return &recorder{finished: map[string]batch.Progress{}, ends: map[string]int{}}
+}
+
+func (r *recorder) endsOf(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ends[id]
+}
 
 func (r *recorder) QueueDepth(_ string, depth int) {
 	r.mu.Lock()
@@ -74,6 +83,7 @@ func (r *recorder) Finished(job batch.Job, p batch.Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished[job.ID] = p
+	r.ends[job.ID]++
 }
 
 func (r *recorder) finishedJob(id string) (batch.Progress, bool) {
@@ -137,10 +147,28 @@ func TestLauncherQueuesJobsPerNamespace(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, rec.maxDepth, 2, "later jobs waited in the queue")
 
-	// Relaunching a finished job id is a duplicate, not a second job.
+	// Relaunching a finished job id is a duplicate, not a second job, and its
+	// end is not reported again.
 	outcome, err := l.Launch(context.Background(), signalJob("queue-job-0", ns, query), batch.EngineServer)
 	require.NoError(t, err)
-	require.Equal(t, batch.OutcomeDuplicate, outcome)
+	require.Equal(t, batch.OutcomeDuplicateEnded, outcome)
+	// The queue is FIFO: once a later job has ended, a follow of the
+	// duplicate would have reported its end already.
+	_, err = l.Launch(context.Background(), signalJob("queue-job-4", ns, query), batch.EngineServer)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, ok := rec.finishedJob("queue-job-4"); return ok }, 60*time.Second, 50*time.Millisecond)
+	require.Equal(t, 1, rec.endsOf("queue-job-0"), "the ended job was reported once")
+
+	// The same id for another operation, query or reason is not a duplicate.
+	others := map[string]batch.Job{
+		"operation": {ID: "queue-job-1", Namespace: ns, Query: query, Reason: "test", Op: batch.Terminate()},
+		"query":     signalJob("queue-job-1", ns, "WorkflowId STARTS_WITH 'queue-1' AND ExecutionStatus = 'Running'"),
+		"reason":    {ID: "queue-job-1", Namespace: ns, Query: query, Reason: "another", Op: batch.Signal("poke", nil)},
+	}
+	for what, job := range others {
+		_, err := l.Launch(context.Background(), job, batch.EngineServer)
+		require.ErrorIs(t, err, batch.ErrJobIDTaken, what)
+	}
 }
 
 // A query whose trailing comment swallows the clause the batcher appends

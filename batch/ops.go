@@ -20,6 +20,8 @@ var (
 	ErrAlreadyStarted = errors.New("batch job already started")
 	// ErrSlotBusy means the namespace's concurrent batch operation limit is reached.
 	ErrSlotBusy = errors.New("namespace batch slot busy")
+	// ErrJobIDTaken means a job with this id exists, but it is another job.
+	ErrJobIDTaken = errors.New("job id taken by a different job")
 	// ErrNotFound means no batch job has this id.
 	ErrNotFound = errors.New("batch job not found")
 	// ErrUnavailable means Temporal kept failing with transient errors for

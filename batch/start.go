@@ -11,12 +11,13 @@ import (
 func (l *Launcher) run(item queued) {
 	outcome, err := l.launchServer(item.job)
 	item.done <- launched{outcome, err}
-	if err == nil {
+	if err == nil && outcome != OutcomeDuplicateEnded {
 		l.follow(item.job, l.serverTracker())
 	}
 }
 
 func (l *Launcher) launchServer(job Job) (string, error) {
+	t := l.serverTracker()
 	_, err := retry(l.ctx, l, "start", func() (struct{}, error) {
 		err := l.api.Start(l.ctx, job)
 		if errors.Is(err, ErrSlotBusy) && l.exists(job) {
@@ -26,7 +27,7 @@ func (l *Launcher) launchServer(job Job) (string, error) {
 		}
 		return struct{}{}, err
 	})
-	return launchOutcome(err)
+	return l.launchOutcome(job, t, err)
 }
 
 // launchClient starts a client-engine job; it needs no namespace slot, so it
@@ -38,8 +39,8 @@ func (l *Launcher) launchClient(ctx context.Context, job Job) (string, error) {
 	_, err := retry(ctx, l, "start client job", func() (struct{}, error) {
 		return struct{}{}, l.opts.Client.Start(ctx, job)
 	})
-	outcome, err := launchOutcome(err)
-	if err == nil {
+	outcome, err := l.launchOutcome(job, l.clientTracker(), err)
+	if err == nil && outcome != OutcomeDuplicateEnded {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -49,15 +50,49 @@ func (l *Launcher) launchClient(ctx context.Context, job Job) (string, error) {
 	return outcome, err
 }
 
-func launchOutcome(err error) (string, error) {
+// launchOutcome turns the start's error into an outcome. A job id that
+// exists is a duplicate only when the existing job is this job; it is
+// followed only while it runs.
+func (l *Launcher) launchOutcome(job Job, t tracker, err error) (string, error) {
 	switch {
 	case err == nil:
 		return OutcomeLaunched, nil
-	case errors.Is(err, ErrAlreadyStarted):
-		return OutcomeDuplicate, nil
-	default:
+	case !errors.Is(err, ErrAlreadyStarted):
 		return "", err
 	}
+	existing, err := retry(l.ctx, l, "describe the existing job", func() (Progress, error) { return t.identify(job) })
+	if errors.Is(err, ErrNotFound) {
+		return "", fmt.Errorf("batch job %q: %w: it is not a batch job (%w)", job.ID, ErrJobIDTaken, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("batch job %q exists: %w", job.ID, err)
+	}
+	if differs := job.differsFrom(existing); differs != "" {
+		return "", fmt.Errorf("batch job %q: %w: %s", job.ID, ErrJobIDTaken, differs)
+	}
+	if existing.Done() {
+		return OutcomeDuplicateEnded, nil
+	}
+	return OutcomeDuplicate, nil
+}
+
+// differsFrom says how an existing job with this job's id is another job:
+// its operation, query or reason, as the engine reports them. A signal's name
+// and input are not reported, so two signal jobs that differ only there are
+// taken for one; the reason, which rules derive from the event, tells most
+// of them apart.
+func (j Job) differsFrom(p Progress) string {
+	switch {
+	case p.Operation != j.Op.Kind:
+		return fmt.Sprintf("it runs %s, not %s", p.Operation, j.Op.Kind)
+	case p.Query == "":
+		return "its query cannot be read, so it cannot be told apart"
+	case p.Query != j.Query:
+		return fmt.Sprintf("its query is %q, not %q", p.Query, j.Query)
+	case p.Reason != j.Reason:
+		return fmt.Sprintf("its reason is %q, not %q", p.Reason, j.Reason)
+	}
+	return ""
 }
 
 func (l *Launcher) exists(job Job) bool {

@@ -197,7 +197,19 @@ type Audit struct {
 	Subject string `yaml:"subject"`
 	// Retention is how long records are kept.
 	Retention Duration `yaml:"retention"`
+	// MaxBytes bounds the stream's size; the oldest records go first.
+	// Default 1 GiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxRecordBytes bounds one record (the stream's max message size).
+	// Long fields (query, reason, event attributes) are cut, with the
+	// SHA-256 of the full value, so that a record always fits. Default 64 KiB,
+	// at least MinAuditRecordBytes.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
 }
+
+// MinAuditRecordBytes is the smallest audit.max_record_bytes: room for every
+// field of a record cut to its share.
+const MinAuditRecordBytes = 4 << 10
 
 // Metrics tunes the exported series.
 type Metrics struct {

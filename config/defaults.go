@@ -76,6 +76,12 @@ func (a *Audit) applyDefaults() {
 	if a.Retention == 0 {
 		a.Retention = Duration(7 * 24 * time.Hour)
 	}
+	if a.MaxBytes == 0 {
+		a.MaxBytes = 1 << 30
+	}
+	if a.MaxRecordBytes == 0 {
+		a.MaxRecordBytes = 64 << 10
+	}
 }
 
 func (t *Trigger) applyDefaults() {

@@ -19,6 +19,11 @@ func (c *Config) Validate() Problems {
 		problems = append(problems, c.problemf(SeverityError, "launch.max_failure_ratio",
 			"want 0 (off) or a fraction below 1, got %g", r))
 	}
+	if a := c.Audit; a.MaxRecordBytes < MinAuditRecordBytes || a.MaxBytes < int64(a.MaxRecordBytes) {
+		problems = append(problems, c.problemf(SeverityError, "audit",
+			"max_record_bytes must be at least %d and max_bytes at least max_record_bytes, got %d and %d",
+			MinAuditRecordBytes, a.MaxRecordBytes, a.MaxBytes))
+	}
 	if c.Launch.Paused {
 		problems = append(problems, c.problemf(SeverityWarning, "launch.paused",
 			"set, so no rule launches anything until it is cleared"))

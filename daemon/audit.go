@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 	ResultLaunched   = admit.Launched
 	ResultDuplicate  = admit.Duplicate
 	ResultDryRun     = admit.DryRun
+	ResultNoTargets  = admit.NoTargets
 	ResultJobEnded   = "job_ended"
 )
 
@@ -33,7 +35,10 @@ const (
 const visibilityNote = "counts come from visibility, which is eventually consistent: approximate, and may miss workflows started a moment before the event"
 
 // Record is one audited decision. Every event yields one record per rule of
-// its trigger; every job yields one more when it ends.
+// its trigger that matched (or failed to evaluate); rules that did not match
+// are counted in batchwire_rules_evaluations_total only, so events that match
+// nothing cannot flood the stream. Every job yields one more record when it
+// ends.
 type Record struct {
 	Time        time.Time `json:"time"`
 	Trigger     string    `json:"trigger,omitempty"`
@@ -88,30 +93,37 @@ func auditStreamConfig(cfg config.Audit) jetstream.StreamConfig {
 		Description: "batchwire decision audit",
 		Subjects:    []string{cfg.Subject + ".>"},
 		MaxAge:      cfg.Retention.Std(),
+		MaxBytes:    cfg.MaxBytes,
+		MaxMsgSize:  int32(min(cfg.MaxRecordBytes, math.MaxInt32)), //nolint:gosec // bounded just here
+		Discard:     jetstream.DiscardOld,
 		Storage:     jetstream.FileStorage,
 	}
 }
 
 // write records one decision. Publishing waits for the stream's ack so that a
-// decision is durable before the event that caused it is acked.
-func (a *auditor) write(ctx context.Context, rec Record) {
+// decision is durable before the event that caused it is acked; the error
+// says it is not.
+func (a *auditor) write(ctx context.Context, rec Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
-	attrs := []any{"rule", rec.Rule, "result", rec.Result, "trigger", rec.Trigger, "event_id", rec.EventID,
-		"job_id", rec.JobID, "namespace", rec.Namespace, "query", rec.Query}
-	if rec.Guard != "" || rec.Reason != "" {
-		attrs = append(attrs, "guard", rec.Guard, "reason", rec.Reason)
-	}
 	if rec.Count != nil {
 		rec.Note = visibilityNote
+	}
+	short := rec.cut(a.cfg.MaxRecordBytes / 16)
+	attrs := []any{"rule", short.Rule, "result", short.Result, "trigger", short.Trigger, "event_id", short.EventID,
+		"job_id", short.JobID, "namespace", short.Namespace, "query", short.Query}
+	if short.Guard != "" || short.Reason != "" {
+		attrs = append(attrs, "guard", short.Guard, "reason", short.Reason)
+	}
+	if rec.Count != nil {
 		attrs = append(attrs, "count", *rec.Count)
 	}
 	a.log.Info("decision", attrs...)
 	if a.js == nil {
-		return
+		return nil
 	}
-	body, err := json.Marshal(rec)
+	body, err := fitRecord(rec, a.cfg.MaxRecordBytes)
 	if err == nil {
 		pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, err = a.js.Publish(pubCtx, auditSubject(a.cfg.Subject, rec.Rule), body)
@@ -119,8 +131,10 @@ func (a *auditor) write(ctx context.Context, rec Record) {
 	}
 	if err != nil {
 		a.failed()
-		a.log.Error("audit record not stored", "rule", rec.Rule, "event_id", rec.EventID, "err", err)
+		a.log.Error("audit record not stored", "rule", short.Rule, "event_id", short.EventID, "err", err)
+		return fmt.Errorf("audit record of rule %q not stored: %w", rec.Rule, err)
 	}
+	return nil
 }
 
 // auditSubject puts the rule name in the subject so readers can filter by

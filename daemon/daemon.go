@@ -211,6 +211,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.launcher = batch.NewLauncher(launchCtx, temporal, d, d.launcherOptions(engine))
 	d.launchCtx = launchCtx
 	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher, AutoClientMax: d.cfg.Launch.AutoClientMax})
+	d.metrics.watchCooldown(d.pipeline.CooldownWindows)
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	sources := d.startTriggers(intakeCtx, nc)

@@ -70,9 +70,9 @@ func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveSta
 	var retry time.Duration
 	var cause error
 	for _, dec := range decisions {
-		d.record(ctx, dl, dec)
-		if dec.Retry() {
-			cause = errors.Join(cause, fmt.Errorf("rule %q: %s", dec.Rule.Name, dec.Reason))
+		unrecorded := d.record(ctx, dl, dec)
+		if dec.Retry() || unrecorded != nil {
+			cause = errors.Join(cause, fmt.Errorf("rule %q: %s", dec.Rule.Name, dec.Reason), unrecorded)
 			wait := dec.RetryAfter
 			if wait == 0 {
 				wait = redeliveryBackoff(dl.Attempt)
@@ -83,10 +83,20 @@ func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveSta
 	d.settle(dl, log, retry, cause)
 }
 
-// record counts and audits one decision: the only place either happens.
-func (d *Daemon) record(ctx context.Context, dl triggers.Delivery, dec admit.Decision) {
+// record counts and audits one decision: the only place either happens. A
+// rule that did not match is counted only. It returns an error when a job
+// was started (or found) and its record is not stored: the event must then
+// come back, and its retry, a duplicate, writes the record.
+func (d *Daemon) record(ctx context.Context, dl triggers.Delivery, dec admit.Decision) error {
 	d.metrics.decided(dec)
-	d.audit.write(ctx, decisionRecord(dl, dec))
+	if dec.Result == admit.NotMatched {
+		return nil
+	}
+	err := d.audit.write(ctx, decisionRecord(dl, dec))
+	if err != nil && (dec.Result == admit.Launched || dec.Result == admit.Duplicate) {
+		return err
+	}
+	return nil
 }
 
 // settle acks the delivery, or naks it after retry when cause is set.

@@ -45,6 +45,7 @@ type metrics struct {
 	// jobRetention is how long per-job series stay after the job ends, so the
 	// final counts can be scraped.
 	jobRetention time.Duration
+	reg          prometheus.Registerer
 }
 
 func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics {
@@ -59,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 		renderErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_render_errors_total",
 			Help: "Matched events whose query, reason or input could not be rendered, or whose rendered query was refused."}, []string{"rule"}),
 		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_decisions_total",
-			Help: "Launch decisions by outcome: launched, duplicate, dry_run, blocked, error."}, []string{"rule", "outcome"}),
+			Help: "Launch decisions by outcome: launched, duplicate, no_targets, dry_run, blocked, delayed, error."}, []string{"rule", "outcome"}),
 		guardBlocked: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_guard_blocked_total",
 			Help: "Launches a guard refused."}, []string{"rule", "guard"}),
 		duplicates: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_duplicates_suppressed_total",
@@ -109,6 +110,7 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 		configHash: f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_config_hash",
 			Help: "First 48 bits of the SHA-256 of the live configuration file."}),
 		jobRetention: jobRetention,
+		reg:          reg,
 	}
 }
 
@@ -120,6 +122,13 @@ func (m *metrics) Dropped(trigger, reason string, n int) {
 
 func (m *metrics) DeadLettered(trigger, reason string) {
 	m.deadLettered.WithLabelValues(trigger, reason).Inc()
+}
+
+// watchCooldown exports the number of cooldown windows the pipeline holds.
+func (m *metrics) watchCooldown(windows func() int) {
+	promauto.With(m.reg).NewGaugeFunc(prometheus.GaugeOpts{Name: "batchwire_guard_cooldown_windows",
+		Help: "Cooldown windows held (open, or expired and not yet pruned; expired ones are pruned every minute)."},
+		func() float64 { return float64(windows()) })
 }
 
 func (m *metrics) configLoaded(hash string) {

@@ -36,7 +36,8 @@ func (d *Daemon) Finished(job batch.Job, p batch.Progress) {
 	if p.StopReason != "" {
 		d.metrics.jobsStopped.WithLabelValues(job.Rule, p.StopReason).Inc()
 	}
-	d.audit.write(context.Background(), rec)
+	// A failure is logged and counted; the job has ended, nothing waits on it.
+	_ = d.audit.write(context.Background(), rec)
 }
 
 func (d *Daemon) routes() http.Handler {

@@ -1,8 +1,11 @@
 package rules
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"mime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +49,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
 		cel.ParserExpressionSizeLimit(maxExpressionSize),
+		cel.ASTValidators(constantRegexes{}, cel.ValidateRegexLiterals()),
 	)...)
 })
 
@@ -61,6 +65,7 @@ func compileExpr(expr string) (cel.Program, *cel.Type, error) {
 	}
 	prg, err := env.Program(ast,
 		cel.CostLimit(evalCostLimit),
+		cel.InterruptCheckFrequency(interruptCheckEvery),
 		cel.EvalOptions(cel.OptOptimize),
 	)
 	if err != nil {
@@ -74,6 +79,8 @@ func compileExpr(expr string) (cel.Program, *cel.Type, error) {
 // once however many rules read them. It belongs to one goroutine: Evaluate
 // runs the rules of one call in sequence.
 type activation struct {
+	// ctx ends at the deadline of the rule being evaluated (EvalTimeout).
+	ctx   context.Context
 	event ref.Val
 	now   ref.Val
 	// data is decoded on first use: rules that fail on event attributes
@@ -181,7 +188,37 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	if err != nil {
 		return types.NewErr("event data is not valid JSON: %v", err)
 	}
-	return types.DefaultTypeAdapter.NativeToValue(decoded)
+	return types.DefaultTypeAdapter.NativeToValue(exactIntegers(decoded))
+}
+
+// exactIntegers keeps every JSON integer exact. CEL reads a json.Number that
+// does not fit an int64 as a double, which would render 18446744073709551617
+// as 18446744073709551616: an integer that fits a uint64 becomes a uint, a
+// larger one an error value, which fails only the rules that read it.
+func exactIntegers(v any) any {
+	switch val := v.(type) {
+	case map[string]any:
+		for k, elem := range val {
+			val[k] = exactIntegers(elem)
+		}
+	case []any:
+		for i, elem := range val {
+			val[i] = exactIntegers(elem)
+		}
+	case json.Number:
+		return exactInteger(val)
+	}
+	return v
+}
+
+func exactInteger(n json.Number) any {
+	if _, err := n.Int64(); err == nil || strings.ContainsAny(string(n), ".eE") {
+		return n
+	}
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u
+	}
+	return types.NewErr("integer %s does not fit in 64 bits; send it as a string", n)
 }
 
 // isJSONContentType treats an unset content type as JSON: webhooks mapped

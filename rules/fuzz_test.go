@@ -26,7 +26,7 @@ func FuzzRenderQuery(f *testing.F) {
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, value string) {
 		act := &activation{data: types.DefaultTypeAdapter.NativeToValue(map[string]any{"v": value})}
-		query, err := tmpl.render(act, queryLiteral)
+		query, err := tmpl.render(act, scalarLiteral)
 		if err != nil {
 			require.False(t, utf8.ValidString(value) && !hasUnescapableControl(value) && !refusedInQueries(value),
 				"only invalid UTF-8, control characters and values the server would misread may fail: %v", err)

@@ -81,16 +81,26 @@ func queryString(s string) (string, error) {
 	return QuoteString(s)
 }
 
-// queryLiteral renders a CEL value as a visibility query literal.
-func queryLiteral(v ref.Val) (string, error) {
+// inLiteral renders the value of a placeholder right after IN: a list as
+// `(a, b)`, a scalar as a list of one.
+func inLiteral(v ref.Val) (string, error) {
 	if list, ok := v.(traits.Lister); ok {
 		return listLiteral(list)
 	}
-	return scalarLiteral(v)
+	text, err := scalarLiteral(v)
+	if err != nil {
+		return "", err
+	}
+	return "(" + text + ")", nil
 }
 
+// scalarLiteral renders a value anywhere but right after IN. A list is
+// refused: its tuple would compare as one value (`A = ('x', 'y')`), or,
+// inside `IN (...)`, nest a tuple the server does not take.
 func scalarLiteral(v ref.Val) (string, error) {
 	switch val := v.(type) {
+	case traits.Lister:
+		return "", errors.New("a list can only stand right after IN (write `A IN {{ list }}`, without parentheses)")
 	case types.String:
 		return queryString(string(val))
 	case types.Int:

@@ -7,6 +7,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"github.com/stretchr/testify/require"
 )
 
@@ -92,7 +93,11 @@ func TestQueryLiteral(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := queryLiteral(tt.value)
+			format := scalarLiteral
+			if _, isList := tt.value.(traits.Lister); isList {
+				format = inLiteral
+			}
+			got, err := format(tt.value)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return

@@ -27,7 +27,17 @@ func compileQuery(text string) (*template, error) {
 	if err := lintQueryText(text); err != nil {
 		return nil, err
 	}
-	return compileTemplate(text)
+	tmpl, err := compileTemplate(text)
+	if err != nil {
+		return nil, err
+	}
+	for i := range tmpl.places {
+		tmpl.places[i].format = scalarLiteral
+		if followsIn(tmpl.fixed[i]) {
+			tmpl.places[i].format = inLiteral
+		}
+	}
+	return tmpl, nil
 }
 
 // lintQueryText scans the fixed text around the placeholders.

@@ -54,8 +54,11 @@ type Action struct {
 	// Operation is the rule's action: signal, terminate, cancel, delete, reset.
 	Operation string
 	// Query is the rendered visibility query.
-	Query  string
-	Reason string
+	Query string
+	// Selection is the cooldown guard's key, set for rules with a cooldown:
+	// the query rendered with now() fixed, in canonical form (CanonicalQuery).
+	Selection string
+	Reason    string
 	// Signal is set for signal rules.
 	Signal *Signal
 	// JobID is derived from the rule and the event so that a redelivered
@@ -238,6 +241,9 @@ func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []E
 }
 
 func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Evaluation {
+	ctx, cancel := evalRule()
+	defer cancel()
+	act.ctx = ctx
 	matched, err := r.match(act)
 	if err != nil {
 		return Evaluation{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}
@@ -253,7 +259,7 @@ func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) 
 }
 
 func (r *Rule) match(act *activation) (bool, error) {
-	out, _, err := r.when.Eval(act)
+	out, err := evalProgram(r.when, act)
 	if err != nil {
 		return false, err
 	}
@@ -265,7 +271,7 @@ func (r *Rule) match(act *activation) (bool, error) {
 }
 
 func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*Action, error) {
-	query, err := r.query.render(act, queryLiteral)
+	query, err := r.query.render(act, scalarLiteral)
 	if err != nil {
 		return nil, fmt.Errorf("render query: %w", err)
 	}
@@ -278,6 +284,9 @@ func (r *Rule) render(act *activation, trigger string, ev *cloudevents.Event) (*
 		Query: query, Reason: reason,
 		JobID:   JobID(r.Name, ev.Source(), ev.ID()),
 		EventID: ev.ID(), EventSource: ev.Source(), EventType: ev.Type(),
+	}
+	if r.Config.Guards.Cooldown > 0 {
+		action.Selection = r.selection(act, query)
 	}
 	if r.Config.Signal != nil {
 		input, err := r.input.render(act)

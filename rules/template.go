@@ -22,6 +22,9 @@ type placeholder struct {
 	expr string // the expression as written, for error messages
 	pos  string // "line:column" of its {{ in the template
 	prg  cel.Program
+	// format, when set, replaces the template's formatter for this
+	// placeholder: a query placeholder's depends on where it stands.
+	format formatter
 }
 
 // formatter turns one placeholder value into text.
@@ -71,7 +74,7 @@ func (t *template) render(act *activation, format formatter) (string, error) {
 
 // eval runs the placeholder's expression for one event.
 func (p *placeholder) eval(act *activation) (ref.Val, error) {
-	out, _, err := p.prg.Eval(act)
+	out, err := evalProgram(p.prg, act)
 	if err != nil {
 		return nil, fmt.Errorf("placeholder {{ %s }} at %s: %w", p.expr, p.pos, err)
 	}
@@ -85,6 +88,9 @@ func (p *placeholder) renderWith(act *activation, format formatter) (string, err
 	}
 	if err := checkRenderSize(out); err != nil {
 		return "", fmt.Errorf("placeholder {{ %s }} at %s: %w", p.expr, p.pos, err)
+	}
+	if p.format != nil {
+		format = p.format
 	}
 	text, err := format(out)
 	if err != nil {

@@ -99,6 +99,9 @@ func TestRenderQueryTypes(t *testing.T) {
 		{query: `StartTime > {{ now() - duration("24h") }}`, want: `StartTime > '2025-01-01T03:04:05Z'`},
 		{query: `WorkflowId IN {{ data.ids }}`, want: `WorkflowId IN ('a', 'b\'c')`},
 		{query: `BuildIds IN ({{ "versioned:" + data.s }})`, want: `BuildIds IN ('versioned:x\' OR WorkflowType!=\'x')`},
+		{query: `WorkflowId IN {{ data.i }}`, want: `WorkflowId IN (3)`},
+		{query: `WorkflowId = {{ data.ids }}`, wantErr: "a list can only stand right after IN"},
+		{query: `WorkflowId IN ({{ data.ids }})`, wantErr: "a list can only stand right after IN"},
 		{query: `A = {{ "'" + data.s }}`, wantErr: "starts or ends with '"},
 		{query: `A = {{ data.s + "\\\\" }}`, wantErr: "SQL visibility stores would compare a different value"},
 		{query: `A = {{ data.missing }}`, wantErr: "no such key: missing"},
@@ -111,7 +114,7 @@ func TestRenderQueryTypes(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			tmpl, err := compileQuery(tt.query)
 			require.NoError(t, err)
-			got, err := tmpl.render(act, queryLiteral)
+			got, err := tmpl.render(act, scalarLiteral)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				require.Empty(t, got)

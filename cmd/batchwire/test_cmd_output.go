@@ -168,6 +168,8 @@ func verdict(d admit.Decision) string {
 		return fmt.Sprintf("would launch on %s on the %s engine", plural(int(d.Count), "workflow"), d.Engine)
 	case d.Result == admit.DryRun:
 		return "dry run: counted and audited, not launched"
+	case d.Result == admit.NoTargets:
+		return "not launched: the query selects no workflows"
 	case d.Guard == admit.GuardPaused:
 		return "not launched: launch.paused is set"
 	case d.Guard == admit.GuardMax:
