@@ -49,18 +49,32 @@ func (constantRegexes) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, i
 	}
 }
 
-// evalRule returns a context that ends at the rule's deadline.
-func evalRule() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), evalTimeout)
+// program is one compiled expression. folds says it has comprehensions:
+// cel-go checks for interruption only inside them, so only such a program
+// is run under a deadline context, which costs allocations on every
+// evaluation; the others cannot be interrupted and run without one.
+type program struct {
+	prg   cel.Program
+	folds bool
 }
 
-// evalProgram runs prg on the activation within its rule's deadline.
-func evalProgram(prg cel.Program, act *activation) (ref.Val, error) {
-	ctx := act.ctx
-	if ctx == nil {
-		ctx = context.Background()
+func hasComprehensions(checked *cel.Ast) bool {
+	return len(ast.MatchDescendants(ast.NavigateAST(checked.NativeRep()), ast.KindMatcher(ast.ComprehensionKind))) > 0
+}
+
+// evalProgram runs p on the activation, within its rule's deadline.
+func evalProgram(p program, act *activation) (ref.Val, error) {
+	if !p.folds {
+		out, _, err := p.prg.Eval(act)
+		return out, err
 	}
-	out, _, err := prg.ContextEval(ctx, act)
+	deadline := act.deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(evalTimeout)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	out, _, err := p.prg.ContextEval(ctx, act)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("stopped at the evaluation deadline of %s: %w", evalTimeout, err)
 	}

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -54,24 +53,29 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 })
 
 // compileExpr parses, type-checks and plans one expression.
-func compileExpr(expr string) (cel.Program, *cel.Type, error) {
+func compileExpr(expr string) (program, *cel.Type, error) {
 	env, err := celEnv()
 	if err != nil {
-		return nil, nil, fmt.Errorf("build CEL environment: %w", err)
+		return program{}, nil, fmt.Errorf("build CEL environment: %w", err)
 	}
 	ast, issues := env.Compile(expr)
 	if issues != nil && issues.Err() != nil {
-		return nil, nil, issues.Err()
+		return program{}, nil, issues.Err()
 	}
-	prg, err := env.Program(ast,
-		cel.CostLimit(evalCostLimit),
-		cel.InterruptCheckFrequency(interruptCheckEvery),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	folds := hasComprehensions(ast)
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if folds {
+		// Only a comprehension can loop: it alone needs the cost limit and
+		// the deadline, whose bookkeeping costs allocations on every
+		// evaluation. Without one, an expression's work is bounded by its
+		// own size and the event's.
+		opts = append(opts, cel.CostLimit(evalCostLimit), cel.InterruptCheckFrequency(interruptCheckEvery))
+	}
+	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("plan: %w", err)
+		return program{}, nil, fmt.Errorf("plan: %w", err)
 	}
-	return prg, ast.OutputType(), nil
+	return program{prg: prg, folds: folds}, ast.OutputType(), nil
 }
 
 // activation holds one event's variables. It is built once per Evaluate call
@@ -79,9 +83,9 @@ func compileExpr(expr string) (cel.Program, *cel.Type, error) {
 // once however many rules read them. It belongs to one goroutine: Evaluate
 // runs the rules of one call in sequence.
 type activation struct {
-	// ctx ends at the deadline of the rule being evaluated (EvalTimeout).
-	ctx   context.Context
-	event ref.Val
+	// deadline ends the evaluation of the rule under way (EvalTimeout).
+	deadline time.Time
+	event    ref.Val
 	now   ref.Val
 	// data is decoded on first use: rules that fail on event attributes
 	// alone then never pay for decoding the payload.
@@ -94,7 +98,7 @@ var _ interpreter.FunctionActivation = (*activation)(nil)
 
 func newActivation(ev *cloudevents.Event, now time.Time) *activation {
 	return &activation{
-		event:  types.NewStringInterfaceMap(types.DefaultTypeAdapter, eventAttributes(ev)),
+		event:  eventValue(ev),
 		now:    types.Timestamp{Time: now.UTC()},
 		dataEv: ev,
 	}
@@ -126,6 +130,16 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 }
 
 func (a *activation) nowFunc(string, ...ref.Val) ref.Val { return a.now }
+
+// eventValue is the event's attributes as one CEL map, converted once.
+func eventValue(ev *cloudevents.Event) ref.Val {
+	attrs := eventAttributes(ev)
+	m := make(map[ref.Val]ref.Val, len(attrs))
+	for name, value := range attrs {
+		m[types.String(name)] = types.DefaultTypeAdapter.NativeToValue(value)
+	}
+	return types.NewRefValMap(types.DefaultTypeAdapter, m)
+}
 
 // eventAttributes flattens the context attributes and extensions into one
 // map. Optional attributes that are unset are left out, so reading them is an
@@ -188,35 +202,53 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	if err != nil {
 		return types.NewErr("event data is not valid JSON: %v", err)
 	}
-	return types.DefaultTypeAdapter.NativeToValue(exactIntegers(decoded))
+	return celValue(decoded)
 }
 
-// exactIntegers keeps every JSON integer exact. CEL reads a json.Number that
-// does not fit an int64 as a double, which would render 18446744073709551617
-// as 18446744073709551616: an integer that fits a uint64 becomes a uint, a
-// larger one an error value, which fails only the rules that read it.
-func exactIntegers(v any) any {
+// celValue converts decoded JSON into CEL values once per event, so that
+// rules reading the same field do not each wrap and convert it again (a
+// native map is wrapped anew on every access). Every JSON integer stays
+// exact: CEL reads a json.Number that does not fit an int64 as a double,
+// which would render 18446744073709551617 as 18446744073709551616, so one
+// that fits a uint64 becomes a uint, a larger one an error value, which
+// fails only the rules that read it.
+func celValue(v any) ref.Val {
 	switch val := v.(type) {
 	case map[string]any:
+		m := make(map[ref.Val]ref.Val, len(val))
 		for k, elem := range val {
-			val[k] = exactIntegers(elem)
+			m[types.String(k)] = celValue(elem)
 		}
+		return types.NewRefValMap(types.DefaultTypeAdapter, m)
 	case []any:
+		list := make([]ref.Val, len(val))
 		for i, elem := range val {
-			val[i] = exactIntegers(elem)
+			list[i] = celValue(elem)
 		}
+		return types.NewRefValList(types.DefaultTypeAdapter, list)
 	case json.Number:
 		return exactInteger(val)
+	case string:
+		return types.String(val)
+	case bool:
+		return types.Bool(val)
+	case nil:
+		return types.NullValue
 	}
-	return v
+	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 
-func exactInteger(n json.Number) any {
-	if _, err := n.Int64(); err == nil || strings.ContainsAny(string(n), ".eE") {
-		return n
+func exactInteger(n json.Number) ref.Val {
+	if i, err := n.Int64(); err == nil {
+		return types.Int(i)
+	}
+	if strings.ContainsAny(string(n), ".eE") {
+		if f, err := n.Float64(); err == nil {
+			return types.Double(f)
+		}
 	}
 	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
-		return u
+		return types.Uint(u)
 	}
 	return types.NewErr("integer %s does not fit in 64 bits; send it as a string", n)
 }

@@ -31,7 +31,7 @@ type Rule struct {
 	// Config is a copy of the rule as configured.
 	Config config.Rule
 
-	when cel.Program
+	when program
 	// types are the event types `when` requires (index.go); nil means any.
 	types  []string
 	query  *template
@@ -174,16 +174,16 @@ func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
 
 // compileWhen rejects an expression whose type is known not to be bool;
 // a dyn result is checked again at evaluation.
-func compileWhen(expr string) (cel.Program, error) {
+func compileWhen(expr string) (program, error) {
 	if strings.TrimSpace(expr) == "" {
-		return nil, errors.New(`empty expression (use "true" to match every event)`)
+		return program{}, errors.New(`empty expression (use "true" to match every event)`)
 	}
 	prg, outType, err := compileExpr(expr)
 	if err != nil {
-		return nil, err
+		return program{}, err
 	}
 	if !outType.IsAssignableType(cel.BoolType) && !outType.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("must be a bool expression, is %s", outType)
+		return program{}, fmt.Errorf("must be a bool expression, is %s", outType)
 	}
 	return prg, nil
 }
@@ -241,9 +241,7 @@ func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []E
 }
 
 func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Evaluation {
-	ctx, cancel := evalRule()
-	defer cancel()
-	act.ctx = ctx
+	act.deadline = time.Now().Add(evalTimeout)
 	matched, err := r.match(act)
 	if err != nil {
 		return Evaluation{Rule: r, Err: fmt.Errorf("rule %q: evaluate when: %w", r.Name, err)}

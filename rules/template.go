@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types/ref"
 )
 
@@ -21,7 +20,7 @@ type template struct {
 type placeholder struct {
 	expr string // the expression as written, for error messages
 	pos  string // "line:column" of its {{ in the template
-	prg  cel.Program
+	prg  program
 	// format, when set, replaces the template's formatter for this
 	// placeholder: a query placeholder's depends on where it stands.
 	format formatter
