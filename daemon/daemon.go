@@ -123,6 +123,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops})
 	d.metrics.configLoaded(opts.Config.Hash)
+	d.metrics.configured(opts.Config, loaded.Ops)
 	return d, nil
 }
 
