@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/.bin
 GOTESTFLAGS ?= -p 2 -timeout 30m
 
-.PHONY: all build temporal demo test vet lint bench clean
+.PHONY: all build temporal promtool demo test test-deploy vet lint bench clean
 
 all: build
 
@@ -17,12 +17,24 @@ build:
 temporal:
 	@scripts/temporal.sh >/dev/null
 
+# promtool makes sure a promtool exists (building Prometheus v3.16.0's into .bin/ once).
+promtool:
+	@scripts/promtool.sh >/dev/null
+
 demo: build temporal
 	$(GO) run ./examples/demo --temporal "$$(scripts/temporal.sh)" --bin $(BIN)
 
-test: temporal
+test: temporal promtool
 	$(GO) vet ./...
 	TEMPORAL_BIN="$$(scripts/temporal.sh)" $(GO) test $(GOTESTFLAGS) ./...
+	$(MAKE) test-deploy
+
+# test-deploy checks the deployment files: the deploy/ module's tests (Kubernetes
+# types, Pod Security admission, Helm, compose-go) and promtool's rule unit tests.
+test-deploy: promtool
+	cd deploy && $(GO) vet ./... && $(GO) test $(GOTESTFLAGS) ./...
+	"$$(scripts/promtool.sh)" check rules deploy/prometheus/batchwire-alerts.yaml
+	"$$(scripts/promtool.sh)" test rules deploy/prometheus/batchwire-alerts_test.yaml deploy/prometheus/dashboard_test.yaml
 
 vet:
 	$(GO) vet ./...
