@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/.bin
 GOTESTFLAGS ?= -p 2 -timeout 30m
 
-.PHONY: all build temporal demo test fuzz vet lint bench clean
+.PHONY: all build temporal promtool demo test test-deploy fuzz vet lint bench clean
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 # temporal prints nothing; it makes sure a temporal CLI exists (building v1.5.1 into .bin/ once).
 temporal:
 	@scripts/temporal.sh >/dev/null
+
+# promtool makes sure a promtool exists (building Prometheus v3.16.0's into .bin/ once).
+promtool:
+	@scripts/promtool.sh >/dev/null
 
 demo: build temporal
 	$(GO) run ./examples/demo --temporal "$$(scripts/temporal.sh)" --bin $(BIN)
@@ -30,10 +34,11 @@ FUZZ_TARGETS := \
 FUZZ_SMOKE ?= 2s
 FUZZTIME ?= 60s
 
-test: temporal
+test: temporal promtool
 	$(GO) vet ./...
 	TEMPORAL_BIN="$$(scripts/temporal.sh)" $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE) FUZZMINIMIZE=1s
+	$(MAKE) --no-print-directory test-deploy
 
 # fuzz runs each target in turn; a failing input is written to the
 # package's testdata/fuzz/ and fails the run.
@@ -45,6 +50,13 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg \
 			| grep -v '^fuzz: elapsed'; \
 	done
+
+# test-deploy checks the deployment files: the deploy/ module's tests (Kubernetes
+# types, Pod Security admission, Helm, compose-go) and promtool's rule unit tests.
+test-deploy: promtool
+	cd deploy && $(GO) vet ./... && $(GO) test $(GOTESTFLAGS) ./...
+	"$$(scripts/promtool.sh)" check rules deploy/prometheus/batchwire-alerts.yaml
+	"$$(scripts/promtool.sh)" test rules deploy/prometheus/batchwire-alerts_test.yaml deploy/prometheus/dashboard_test.yaml
 
 vet:
 	$(GO) vet ./...

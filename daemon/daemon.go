@@ -143,6 +143,7 @@ func New(opts Options) (*Daemon, error) {
 	d.slots = newInFlight(opts.Config.Triggers, d.metrics)
 	d.live.Store(&liveState{cfg: opts.Config, rules: loaded.Rules, ops: loaded.Ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(opts.Config.Hash)
+	d.metrics.configured(opts.Config, loaded.Ops)
 	return d, nil
 }
 

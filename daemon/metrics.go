@@ -1,14 +1,18 @@
 package daemon
 
 import (
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/batchwire/batchwire/admit"
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/config"
 )
 
 // metrics holds every batchwire_ series. Labels come from configuration (rule,
@@ -46,10 +50,19 @@ type metrics struct {
 	// final counts can be scraped.
 	jobRetention time.Duration
 	reg          prometheus.Registerer
+	// rules are the rule names whose series configured created; only New and
+	// Reload (under its lock) touch it.
+	rules map[string]bool
 }
 
 func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics {
 	f := promauto.With(reg)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	version, revision := buildVersion()
+	f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_build_info",
+		Help:        "Always 1; its labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+	}).Set(1)
 	return &metrics{
 		eventsReceived: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_received_total",
 			Help: "Events decoded from a trigger."}, []string{"trigger"}),
@@ -111,6 +124,88 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "First 48 bits of the SHA-256 of the live configuration file."}),
 		jobRetention: jobRetention,
 		reg:          reg,
+		rules:        map[string]bool{},
+	}
+}
+
+// buildVersion reads the module version and VCS revision the Go toolchain
+// stamped into the binary ("(devel)" and "unknown" when it had neither).
+func buildVersion() (version, revision string) {
+	version, revision = "(devel)", "unknown"
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, revision
+	}
+	if info.Main.Version != "" {
+		version = info.Main.Version
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return version, revision
+}
+
+// guardNames are the guards that can refuse a launch.
+var guardNames = []string{admit.GuardPaused, admit.GuardCooldown, admit.GuardRate, admit.GuardMax, admit.GuardDryRun}
+
+// configured creates, at 0, every series whose labels the configuration
+// fixes, so that increase() and rate() see the first event of a rule or
+// trigger after a start or a reload (a series born at 1 has no increase).
+// Series of rules no longer configured are removed.
+func (m *metrics) configured(cfg *config.Config, ops map[string]batch.Operation) {
+	for _, t := range cfg.Triggers {
+		m.eventsReceived.WithLabelValues(t.Name)
+		m.eventsInvalid.WithLabelValues(t.Name)
+		m.handlerPanics.WithLabelValues(t.Name)
+		m.decodePanics.WithLabelValues(t.Name)
+		m.triggerInFlight.WithLabelValues(t.Name)
+	}
+	next := map[string]bool{}
+	for _, r := range cfg.Rules {
+		next[r.Name] = true
+		m.queueDepth.WithLabelValues(r.Namespace)
+		m.ruleConfigured(r.Name, ops[r.Name].Kind)
+	}
+	for name := range m.rules {
+		if !next[name] {
+			m.forgetRule(name)
+		}
+	}
+	m.rules = next
+}
+
+func (m *metrics) ruleConfigured(rule, operation string) {
+	for _, result := range []string{"matched", "not_matched", "error"} {
+		m.ruleEvaluations.WithLabelValues(rule, result)
+	}
+	m.renderErrors.WithLabelValues(rule)
+	for _, outcome := range []string{admit.Launched, admit.Duplicate, admit.NoTargets, admit.DryRun, admit.Blocked, admit.Delayed, admit.Error} {
+		m.decisions.WithLabelValues(rule, outcome)
+	}
+	for _, guard := range guardNames {
+		m.guardBlocked.WithLabelValues(rule, guard)
+	}
+	m.duplicates.WithLabelValues(rule)
+	for _, reason := range []string{batch.StopWatchdog, batch.StopFailureRatio} {
+		m.jobsStopped.WithLabelValues(rule, reason)
+	}
+	if operation == "" {
+		return
+	}
+	m.jobsStarted.WithLabelValues(rule, operation)
+	m.operationsDone.WithLabelValues(rule, operation, "completed")
+	m.operationsDone.WithLabelValues(rule, operation, "failed")
+}
+
+// forgetRule removes a dropped rule's counters; per-job gauges stay until
+// their jobs end.
+func (m *metrics) forgetRule(rule string) {
+	byRule := prometheus.Labels{"rule": rule}
+	for _, vec := range []*prometheus.CounterVec{m.ruleEvaluations, m.renderErrors, m.decisions,
+		m.guardBlocked, m.duplicates, m.jobsStarted, m.operationsDone, m.jobsStopped} {
+		vec.DeletePartialMatch(byRule)
 	}
 }
 

@@ -71,6 +71,7 @@ func (d *Daemon) reloadLocked() error {
 	}
 	d.live.Store(&liveState{cfg: cfg, rules: set, ops: ops, adminToken: loaded.AdminToken})
 	d.metrics.configLoaded(cfg.Hash)
+	d.metrics.configured(cfg, ops)
 	d.log.Info("configuration reloaded", "rules", len(set.Rules()), "paused", cfg.Launch.Paused, "sha256", cfg.Hash[:12])
 	return nil
 }

@@ -56,7 +56,7 @@ it to the end and exporting its progress as Prometheus metrics.`,
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error, never")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text, json")
-	root.AddCommand(newRunCmd(g), newCheckCmd(), newSendCmd(), newAuditCmd(), newBatchCmd(g), newWorkflowCmd(g), newActivityCmd(g), newTestCmd())
+	root.AddCommand(newRunCmd(g), newCheckCmd(), newSendCmd(), newAuditCmd(), newBatchCmd(g), newWorkflowCmd(g), newActivityCmd(g), newTestCmd(), newHealthcheckCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }
