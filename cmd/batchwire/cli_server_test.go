@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,10 +187,18 @@ func TestCLIBatchTerminate(t *testing.T) {
 	// With --wait-for-slot, a launch waits for a busy slot instead of failing.
 	require.NoError(t, bc.Start(context.Background(), batch.Job{ID: "wedged-again", Namespace: ns,
 		Query: "Tenant = 'slow' -- wedges the batcher", Reason: "wedge", Op: batch.Signal("ping", nil)}))
-	time.AfterFunc(2*time.Second, func() { _ = bc.Stop(context.Background(), ns, "wedged-again", "free the slot") })
-	res = runCLI(t, nil, onServer(ns, append(signal, "--wait-for-slot", "60s")...)...)
+	// The slot is freed once the command says it waits, not after a fixed
+	// time: under load the command may reach the server later than that.
+	var stderr syncBuffer
+	done := make(chan cliResult, 1)
+	go func() {
+		done <- runCLIWithStderr(t, nil, &stderr, onServer(ns, append(signal, "--wait-for-slot", "60s")...)...)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "waiting up to 1m0s for its slot") },
+		30*time.Second, 50*time.Millisecond, "the command did not wait for the slot")
+	require.NoError(t, bc.Stop(context.Background(), ns, "wedged-again", "free the slot"))
+	res = <-done
 	require.NoError(t, res.err)
-	require.Contains(t, res.stderr, "waiting up to 1m0s for its slot")
 	require.Contains(t, res.stdout, "completed: 2/2 completed, 0 failed.")
 
 	res = runCLI(t, nil, onServer(ns, "batch", "terminate", "--job-id", "no-such-job", "--reason", "r")...)
@@ -390,4 +400,22 @@ func waitFirstTaskDone(t *testing.T, c client.Client, workflowID string) {
 		}
 		require.True(ct, done)
 	}, 30*time.Second, 100*time.Millisecond)
+}
+
+// syncBuffer is a buffer a command writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
