@@ -13,7 +13,8 @@ import (
 
 // EvalTimeout bounds the evaluation of one rule for one event: its when
 // expression and every placeholder of its query, reason and signal input
-// together. The cost limit charges a call only after it returns and checks
+// together, from the first comprehension among them (only a comprehension
+// can loop, and only comprehensions are checked). The cost limit charges a call only after it returns and checks
 // comprehensions as they run; the deadline stops a comprehension that is
 // cheap by cost but slow in time, checked every interruptCheckEvery
 // iterations. A rule stopped by it is an evaluation error of that rule.
@@ -68,11 +69,10 @@ func evalProgram(p program, act *activation) (ref.Val, error) {
 		out, _, err := p.prg.Eval(act)
 		return out, err
 	}
-	deadline := act.deadline
-	if deadline.IsZero() {
-		deadline = time.Now().Add(evalTimeout)
+	if act.deadline.IsZero() {
+		act.deadline = time.Now().Add(evalTimeout)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), act.deadline)
 	defer cancel()
 	out, _, err := p.prg.ContextEval(ctx, act)
 	if err != nil && ctx.Err() != nil {

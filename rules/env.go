@@ -14,7 +14,6 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
-	"github.com/batchwire/batchwire/internal/jsonvalue"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cetypes "github.com/cloudevents/sdk-go/v2/types"
 )
@@ -198,11 +197,11 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	if len(raw) == 0 || !isJSONContentType(ev.DataContentType()) {
 		return types.NullValue
 	}
-	decoded, err := jsonvalue.Decode(raw)
+	decoded, err := decodeJSON(raw)
 	if err != nil {
 		return types.NewErr("event data is not valid JSON: %v", err)
 	}
-	return celValue(decoded)
+	return decoded
 }
 
 // celValue converts decoded JSON into CEL values once per event, so that
