@@ -32,6 +32,13 @@ func TestExamplesRenderFromRealPayloads(t *testing.T) {
 			wantQuery:  "Deployment = 'pkg:oci/myapp@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427' AND ExecutionStatus = 'Running'",
 			wantReason: "rollback of pkg:oci/myapp@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427 in test123 (event evt-1)",
 		},
+		{
+			config: "../examples/deploy/versioning.yaml", payload: "../testdata/events/cdevents_v0.4.1_service_rolledback.json",
+			eventType: "dev.cdevents.service.rolledback.0.2.0", trigger: "deploys", wantRule: "pin-after-rollback",
+			wantQuery: "WorkflowType = 'OrderWorkflow' AND TemporalWorkerDeployment = 'myapp' AND " +
+				"TemporalWorkerDeploymentVersion != 'myapp:0b31b1c02ff4' AND ExecutionStatus = 'Running'",
+			wantReason: "rollback of myapp to pkg:oci/myapp@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427 in test123 (event evt-1)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantRule, func(t *testing.T) {

@@ -3,6 +3,8 @@
 //	worker run   [--address A] [--namespace N]
 //	worker start --count N --tenant T [--id-prefix P]
 //	worker query --count N --tenant T --flag F [--id-prefix P]
+//	worker orders --build-id B [--deployment-name D] [--broken]
+//	worker outage --downstream-url URL
 //
 // Address and namespace default to $TEMPORAL_ADDRESS and $TEMPORAL_NAMESPACE. The
 // namespace needs the keyword search attribute Tenant (dev server:
@@ -32,6 +34,8 @@ commands:
   run     run the worker until SIGINT or SIGTERM
   start   start --count FlagWorkflow executions for --tenant
   query   print one flag of each execution started by start
+  orders  run one Worker Deployment version of the deploy example (OrderWorkflow)
+  outage  run the downstream outage example's worker (OutageWorkflow)
 
 Run "worker <command> -h" for the flags of a command.
 `
@@ -67,6 +71,10 @@ func dispatch(ctx context.Context, args []string, logger *slog.Logger) error {
 		return startWorkflows(ctx, args[1:], logger)
 	case "query":
 		return queryWorkflows(ctx, args[1:], logger)
+	case "orders":
+		return runOrders(ctx, args[1:], logger)
+	case "outage":
+		return runOutage(ctx, args[1:], logger)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil
