@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/batchwire/batchwire/config"
@@ -122,11 +123,38 @@ func newWebhook(cfg *config.Webhook) (*webhook, error) {
 		check, err := newSignatureCheck(cfg.Signature)
 		errs = append(errs, err)
 		hook.signature = check
+		if readsHeaders(cfg.ID) {
+			// The signature covers the body only: with the id from a header, an
+			// old signed body sent again with a new header value would be a
+			// new event.
+			errs = append(errs, fieldErrorf("http.webhook.id", "reads headers, which the signature does not cover, "+
+				"so a signed body sent again with a new header would be a new event; map the id from the body "+
+				"(or body_sha256), or use standard_webhooks, whose signed webhook-id is the event id"))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return hook, nil
+}
+
+// readsHeaders reports whether a mapping expression refers to headers.
+func readsHeaders(expr string) bool {
+	env, err := webhookEnv()
+	if err != nil {
+		return false
+	}
+	parsed, issues := env.Parse(expr)
+	if issues != nil && issues.Err() != nil {
+		return false
+	}
+	idents := ast.MatchDescendants(ast.NavigateAST(parsed.NativeRep()), ast.KindMatcher(ast.IdentKind))
+	for _, ident := range idents {
+		if ident.AsIdent() == "headers" {
+			return true
+		}
+	}
+	return false
 }
 
 // compileWebhookField type-checks an expression; it must yield a string, or

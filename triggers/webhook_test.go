@@ -120,6 +120,7 @@ func TestWebhookMappingErrors(t *testing.T) {
 }
 
 func TestWebhookCompileErrors(t *testing.T) {
+	t.Setenv("BATCHWIRE_TEST_SIGNED_ID", testSecret)
 	tests := []struct {
 		name    string
 		mapping config.Webhook
@@ -130,6 +131,10 @@ func TestWebhookCompileErrors(t *testing.T) {
 		{"unknown variable", config.Webhook{ID: `"1"`, Type: `"t"`, Source: `event.source`}, "http.webhook.source: compile"},
 		{"missing", config.Webhook{ID: `"1"`, Type: `"t"`}, "http.webhook.source: expression required"},
 		{"every error at once", config.Webhook{ID: `(`, Type: `1`, Source: `"s"`}, "http.webhook.type"},
+		// A signed body sent again with a new X-Delivery would be a new event.
+		{"signed id from a header", config.Webhook{ID: `headers["x-delivery"] + body.id`, Type: `"t"`, Source: `"s"`,
+			Signature: &config.Signature{Header: "X-Hub-Signature-256", SecretEnv: "BATCHWIRE_TEST_SIGNED_ID"}},
+			"http.webhook.id: reads headers, which the signature does not cover"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
