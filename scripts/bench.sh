@@ -16,6 +16,7 @@ run() {
 run go test -run '^$' -bench . -benchmem -count 3 ./rules/
 run go test -run '^$' -bench . -benchtime 20x ./batch/
 run go test -run '^$' -bench Burst20 -benchtime 3x ./daemon/
+run go test -run '^$' -bench Footprint -benchtime 1x ./daemon/
 
 # mean ns/op of the first benchmark line matching $1
 mean() { awk -v pat="$1" '$1 ~ pat { for (i = 2; i <= NF; i++) if ($(i+1) == "ns/op") { s += $i; n++ } } END { if (n) printf "%.0f", s / n }' "$out"; }
@@ -71,6 +72,22 @@ auto_ns="$(mean 'BenchmarkBurst20/batchwire-auto')"
 	echo "| 20-event burst: events lost, script (\`temporal workflow signal --query\` per event) vs batchwire server vs batchwire auto | ${script_lost} vs ${bw_lost} vs ${auto_lost} of 20 | |"
 	echo "| 20-event burst: wall time, batchwire engine server vs script | ${bw_ns} ns vs ${script_ns} ns | $(ratio "$bw_ns" "$script_ns") |"
 	echo "| 20-event burst: wall time, batchwire engine server vs engine auto (client engine, no namespace slot) | ${bw_ns} ns vs ${auto_ns} ns | $(ratio "$bw_ns" "$auto_ns") |"
+	echo
+	echo "## Footprint and scaling"
+	echo
+	echo "The real \`batchwire run\` binary with its embedded nats-server, N rules over T core NATS triggers, against"
+	echo "the dev server (BenchmarkFootprint). None of the rules match, so these are the daemon's own figures."
+	echo "The burst is 10,000 events published at once on core NATS: what max_in_flight (64 per trigger) cannot take is"
+	echo "dropped and counted, as core NATS is at-most-once (JetStream waits instead)."
+	echo
+	echo "| rules / triggers | start to ready | idle RSS (growth over 2 s) | idle goroutines (growth) | decided events/s | dropped of 10,000 | peak RSS under the burst |"
+	echo "|---|---|---|---|---|---|---|"
+	awk '$1 ~ /^BenchmarkFootprint\// {
+		split($1, name, "/"); shape = name[2] " / " name[3]; sub(/-[0-9]+$/, "", shape)
+		for (i = 2; i <= NF; i++) v[$(i+1)] = $i
+		printf "| %s | %s ms | %.1f MiB (%+.1f) | %d (%+d) | %.0f | %d | %.1f MiB |\n", shape, v["ms-to-ready"], v["idle-rss-MiB"],
+			v["idle-rss-growth-MiB"], v["idle-goroutines"], v["idle-goroutine-growth"], v["decided-events/s"], v["dropped-events"], v["burst-peak-rss-MiB"]
+	}' "$out"
 	echo
 	echo "The script is fast because most of its events fail at once with"
 	echo "\"Max concurrent batch operations is reached\"; batchwire queues them per namespace"
