@@ -88,7 +88,7 @@ func TestCountersStartAtZeroForEveryRuleAndTrigger(t *testing.T) {
 		"reason=watchdog,rule=broadcast", "reason=watchdog,rule=reset-build",
 	}, seriesOf(t, reg, "batchwire_batch_jobs_stopped_total"))
 	require.Contains(t, seriesOf(t, reg, "batchwire_rules_evaluations_total"), "result=error,rule=reset-build")
-	require.Contains(t, seriesOf(t, reg, "batchwire_guard_blocked_total"), "guard=cooldown,rule=broadcast")
+	require.Empty(t, seriesOf(t, reg, "batchwire_guard_blocked_total"), "no alert needs guard series before a block")
 	require.Contains(t, seriesOf(t, reg, "batchwire_batch_decisions_total"), "outcome=launched,rule=broadcast")
 	require.Equal(t, []string{"rule=broadcast", "rule=reset-build"}, seriesOf(t, reg, "batchwire_rules_render_errors_total"))
 	require.Equal(t, []string{"rule=broadcast", "rule=reset-build"}, seriesOf(t, reg, "batchwire_duplicates_suppressed_total"))
