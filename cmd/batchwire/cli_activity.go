@@ -62,7 +62,7 @@ func newActivityOpCmd(name string, cf *connFlags, g *globalFlags) *cobra.Command
 		Use:   name + " --query Q (--activity-type T | --match-all) --reason R",
 		Short: activityDocs[name].short, Long: activityDocs[name].long + "\n\n" + launchNote, Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			af.changed = func(flag string) bool { return cmd.Flags().Changed(flag) }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/rules"
 )
 
 // clearTemporalEnv keeps the developer's own TEMPORAL_* settings out of a test.
@@ -225,7 +226,8 @@ func TestCheckLaunchQuery(t *testing.T) {
 		// Backslash escapes the quote, so the whole tail is one literal.
 		`WorkflowId = '\' OR ExecutionStatus != 0 --'`,
 	} {
-		require.NoError(t, checkLaunchQuery(ok), ok)
+		_, err := checkLaunchQuery(ok, false)
+		require.NoError(t, err, ok)
 	}
 	for _, bad := range []string{
 		"", "   ",
@@ -239,9 +241,63 @@ func TestCheckLaunchQuery(t *testing.T) {
 		// literal, and the comment would swallow the batcher's clause.
 		`WorkflowId = '\'' OR ExecutionStatus != 0 --'`,
 	} {
-		err := checkLaunchQuery(bad)
+		_, err := checkLaunchQuery(bad, true)
 		require.ErrorAs(t, err, &usageError{}, bad)
 	}
+}
+
+// The CLI refuses what the daemon's lint stage (admit/lint.go, rules.LintQuery)
+// refuses, with the same words; --allow-unscoped lets through only a query
+// whose one problem is its missing scope.
+func TestCheckLaunchQueryIsTheDaemonsLint(t *testing.T) {
+	tests := []struct {
+		query         string
+		allowUnscoped bool
+	}{
+		{"ExecutionStatus='Running'", true},
+		{"ExecutionStatus = 'Running' OR ExecutionStatus = 'Failed'", true},
+		{"WorkflowType = 'a' OR ExecutionStatus = 'Running'", true},
+		{"WorkflowType = 'a' AND 1=1", false},
+		{"true", false},
+		{"WorkflowType = ", false},
+		{"StartTime > '24h' AND WorkflowType = 'a'", false},
+		{"WorkflowType STARTS_WITH '' AND ExecutionStatus = 'Running'", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			_, daemonErr := rules.LintQuery(tt.query)
+			require.Error(t, daemonErr)
+			_, err := checkLaunchQuery(tt.query, false)
+			require.ErrorAs(t, err, &usageError{})
+			require.True(t, strings.HasPrefix(err.Error(), "--query: "+daemonErr.Error()), err.Error())
+			_, err = checkLaunchQuery(tt.query, true)
+			if tt.allowUnscoped {
+				require.NoError(t, err)
+			} else {
+				require.ErrorAs(t, err, &usageError{})
+			}
+		})
+	}
+	warnings, err := checkLaunchQuery("WorkflowType = 'a' AND ExecutionStatus = 'Running'", false)
+	require.NoError(t, err)
+	daemonWarnings, _ := rules.LintQuery("WorkflowType = 'a' AND ExecutionStatus = 'Running'")
+	require.Equal(t, daemonWarnings, warnings)
+}
+
+// The issue's case: an unscoped terminate is refused before any RPC (exit 2),
+// and --allow-unscoped is the explicit escape (it then goes on to connect).
+func TestTerminateUnscopedNeedsAllowUnscoped(t *testing.T) {
+	args := []string{"workflow", "terminate", "--query", "ExecutionStatus='Running'", "--reason", "r", "--yes",
+		"--address", "127.0.0.1:1", "--command-timeout", "1s"}
+	res := runCLI(t, nil, args...)
+	require.ErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, "no scope")
+	require.Contains(t, res.err.Error(), "--allow-unscoped")
+
+	res = runCLI(t, nil, append(args, "--allow-unscoped")...)
+	require.Error(t, res.err)
+	require.NotErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, "connect to Temporal")
 }
 
 func TestHelpHasExamples(t *testing.T) {

@@ -44,7 +44,7 @@ ExecutionStatus = 'Running' unless you mean them.
     --reason "Applying fix for loyalty calculation bug" --type LastWorkflowTask --wait`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			p, err := rf.plan(f)
