@@ -86,7 +86,7 @@ type activation struct {
 	// deadline ends the evaluation of the rule under way (EvalTimeout).
 	deadline time.Time
 	event    ref.Val
-	now   ref.Val
+	now      ref.Val
 	// data is decoded on first use: rules that fail on event attributes
 	// alone then never pay for decoding the payload.
 	data    ref.Val
