@@ -32,7 +32,7 @@ the preflight count and the job id; and for every job, how it ended. The stream
 name and subject come from the configuration file (audit.stream, audit.subject).`,
 		Example: `  batchwire audit --config examples/flags/batchwire.yaml --event-id 0b7c...
   batchwire audit --rule broadcast-flag-change --since 1h -o json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()

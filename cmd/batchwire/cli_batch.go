@@ -31,10 +31,17 @@ func newGroupCmd(use, short, long, example string, cf *connFlags) *cobra.Command
 // groupArgs makes a mistyped subcommand a usage error (exit 2) rather than
 // cobra's help-and-exit-0 for groups.
 func groupArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(suggestions, " or ") + "?"
+	}
+	return usageError{errors.New(msg)}
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +14,17 @@ import (
 	"github.com/batchwire/batchwire/rules"
 )
 
-// clearTemporalEnv keeps the developer's own TEMPORAL_* settings out of a test.
+// clearTemporalEnv keeps the developer's own TEMPORAL_* settings, temporal
+// CLI environment file and client config file out of a test.
 func clearTemporalEnv(t *testing.T) {
-	for _, b := range connEnv {
-		for _, name := range b.envs {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "TEMPORAL_") {
 			t.Setenv(name, "")
 		}
 	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 }
 
 // resolveConn parses args the way a command group does and resolves them.
@@ -47,8 +53,8 @@ func TestConnFlagsEnvResolution(t *testing.T) {
 			wantAddress: "a:1", wantNamespace: "ns1"},
 		{name: "plain variables", env: map[string]string{"TEMPORAL_ADDRESS": "b:2", "TEMPORAL_NAMESPACE": "ns2"},
 			wantAddress: "b:2", wantNamespace: "ns2"},
-		{name: "CLI variables win over plain ones",
-			env:         map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_ADDRESS": "b:2", "TEMPORAL_NAMESPACE": "ns2"},
+		{name: "both generations agreeing",
+			env:         map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_ADDRESS": "a:1", "TEMPORAL_NAMESPACE": "ns2"},
 			wantAddress: "a:1", wantNamespace: "ns2"},
 		{name: "flags win over variables", env: map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_CLI_NAMESPACE": "ns1"},
 			args: []string{"--address", "c:3", "-n", "ns3"}, wantAddress: "c:3", wantNamespace: "ns3"},
@@ -61,10 +67,24 @@ func TestConnFlagsEnvResolution(t *testing.T) {
 			}
 			cf, err := resolveConn(t, tt.args...)
 			require.NoError(t, err)
-			require.Equal(t, tt.wantAddress, cf.address)
-			require.Equal(t, tt.wantNamespace, cf.namespace)
+			require.Equal(t, tt.wantAddress, cf.conn.Address)
+			require.Equal(t, tt.wantNamespace, cf.conn.Namespace)
 		})
 	}
+}
+
+// Two generations naming the same setting differently: batchwire does not
+// guess which one the operator means.
+func TestConnFlagsGenerationsDisagree(t *testing.T) {
+	clearTemporalEnv(t)
+	t.Setenv("TEMPORAL_CLI_ADDRESS", "a:1")
+	t.Setenv("TEMPORAL_ADDRESS", "b:2")
+	_, err := resolveConn(t)
+	require.ErrorAs(t, err, &usageError{})
+	require.ErrorContains(t, err, "TEMPORAL_CLI_ADDRESS and TEMPORAL_ADDRESS are both set")
+	cf, err := resolveConn(t, "--address", "c:3")
+	require.NoError(t, err)
+	require.Equal(t, "c:3", cf.conn.Address)
 }
 
 func TestConnFlagsTLSAndKeyFromEnv(t *testing.T) {
@@ -76,9 +96,9 @@ func TestConnFlagsTLSAndKeyFromEnv(t *testing.T) {
 	t.Setenv("TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION", "true")
 	cf, err := resolveConn(t)
 	require.NoError(t, err)
-	require.Equal(t, "k", cf.apiKey)
-	require.Equal(t, []string{"/ca.pem", "/cert.pem", "/key.pem"}, []string{cf.tlsCA, cf.tlsCert, cf.tlsKey})
-	require.True(t, cf.tlsDisableHostVerification)
+	require.Equal(t, "k", cf.conn.APIKey)
+	require.Equal(t, batch.TLSOptions{Base: true, CAFile: "/ca.pem", CertFile: "/cert.pem", KeyFile: "/key.pem",
+		InsecureSkipVerify: true}, cf.conn.TLS)
 
 	t.Setenv("TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION", "maybe")
 	_, err = resolveConn(t)
@@ -96,9 +116,9 @@ func TestConnFlagsBothSpellings(t *testing.T) {
 	} {
 		cf, err := resolveConn(t, args...)
 		require.NoError(t, err, args)
-		require.Equal(t, connFlags{address: "127.0.0.1:7233", namespace: "default", apiKey: "k",
-			tlsCA: "/ca", tlsCert: "/c", tlsKey: "/k", tlsServerName: "h", tlsDisableHostVerification: true,
-			grpcMeta: []string{"x-a=1"}, commandTimeout: 5 * time.Second, color: "auto", output: "text"}, *cf)
+		require.Equal(t, batch.Options{Address: "127.0.0.1:7233", Namespace: "default", APIKey: "k",
+			TLS:     batch.TLSOptions{Base: true, CAFile: "/ca", CertFile: "/c", KeyFile: "/k", ServerName: "h", InsecureSkipVerify: true},
+			Headers: map[string]string{"x-a": "1"}, Identity: cliIdentity(), DialTimeout: 5 * time.Second}, cf.conn)
 	}
 }
 
@@ -133,9 +153,11 @@ func TestConnFlagsRejections(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--codec-endpoint", "http://x"}, "--codec-endpoint is not supported by batchwire"},
-		{[]string{"--env", "prod"}, "--env is not supported by batchwire"},
-		{[]string{"--env-file", "x.yaml"}, "--env-file is not supported by batchwire"},
+		{[]string{"--codec-auth", "x"}, "need a codec endpoint"},
+		{[]string{"--env", "prod"}, `environment "prod" not found`},
+		{[]string{"--env-file", "/nonexistent/x.yaml"}, "temporal CLI environment file"},
+		{[]string{"--profile", "prod"}, "unable to find profile prod"},
+		{[]string{"--config-file", "/nonexistent/x.toml", "--profile", "p"}, "unable to find profile p"},
 		{[]string{"--no-json-shorthand-payloads"}, "never prints payloads"},
 		{[]string{"-o", "yaml"}, "--output: want text or json"},
 		{[]string{"--color", "sometimes"}, "--color: want always, never or auto"},

@@ -267,6 +267,14 @@ func launch(cmd *cobra.Command, cf *connFlags, g *globalFlags, f *launchFlags, p
 		return usageError{errors.New("stdin is not a terminal, so batchwire cannot ask for confirmation: " +
 			"pass --yes to launch, or --dry-run to look first")}
 	}
+	if err := cf.resolve(cmd.Flags()); err != nil {
+		return err
+	}
+	if cf.codec != "" && p.job.Op.Signal != nil {
+		return usageError{errors.New("a codec server is configured (--codec-endpoint, TEMPORAL_CODEC_ENDPOINT or the " +
+			"profile's codec), and batchwire cannot encode signal input through one: its input would reach workers " +
+			"as plain JSON; unset the codec for this command (--disable-config-env, or another --profile) if plain JSON is right")}
+	}
 	s, err := openSession(cmd, cf, g)
 	if err != nil {
 		return err
