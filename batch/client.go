@@ -93,6 +93,11 @@ func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, erro
 	if len(opts.Headers) > 0 {
 		copts.HeadersProvider = staticHeaders(opts.Headers)
 	}
+	if opts.Authority != "" {
+		// The SDK applies Authority only to plaintext connections; over TLS
+		// gRPC then also verifies the server's certificate against it.
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, grpc.WithAuthority(opts.Authority))
+	}
 	if opts.OnRPCError != nil {
 		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions,
 			grpc.WithChainUnaryInterceptor(rpcErrors(opts.OnRPCError)))
