@@ -61,6 +61,10 @@ func (t TLSOptions) enabled() bool {
 		len(t.CAData) > 0 || len(t.CertData) > 0 || len(t.KeyData) > 0
 }
 
+// ErrOptions marks a Dial that failed on its options (an unreadable TLS
+// file), which no retry can fix.
+var ErrOptions = errors.New("temporal connection options")
+
 // Client wraps the SDK client and the raw workflow service used for batch RPCs.
 type Client struct {
 	sdk      client.Client
@@ -73,7 +77,7 @@ type Client struct {
 func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, error) {
 	tlsCfg, err := opts.TLS.config()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
 	}
 	identity := opts.Identity
 	if identity == "" {
