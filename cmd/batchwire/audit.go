@@ -45,7 +45,7 @@ name and subject come from the configuration file (audit.stream, audit.subject).
 	fl.StringVar(&f.rule, "rule", "", "only records of this rule")
 	fl.StringVar(&f.eventID, "event-id", "", "only records of this event id")
 	fl.StringVar(&f.jobID, "job-id", "", "only records of this job id")
-	fl.DurationVar(&f.since, "since", 0, "only records newer than this (e.g. 1h); 0 means all")
+	durationVar(fl, &f.since, "since", "only records newer than this (e.g. 1h); 0 means all")
 	fl.StringVarP(&f.output, "output", "o", "text", "output: text or json")
 	return cmd
 }

@@ -86,7 +86,7 @@ func (cf *connFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&cf.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	fs.StringVar(&cf.clientAuthority, "client-authority", "", "the :authority pseudo-header (env TEMPORAL_CLIENT_AUTHORITY)")
 	fs.StringVar(&cf.identity, "identity", "", "identity recorded with the batch jobs started (default batchwire-cli@HOST)")
-	fs.DurationVar(&cf.commandTimeout, "command-timeout", 0, "timeout for the whole command, including --wait; 0s means none")
+	durationVar(fs, &cf.commandTimeout, "command-timeout", "timeout for the whole command, including --wait; 0s means none")
 	fs.StringVar(&cf.color, "color", "auto", "output coloring: always, never, auto")
 	fs.StringVarP(&cf.output, "output", "o", "text", "output format: text, json")
 	fs.StringVar(&cf.profile, "profile", "", "profile of the TOML client config file (env TEMPORAL_PROFILE; default \"default\")")

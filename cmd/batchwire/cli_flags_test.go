@@ -362,3 +362,17 @@ func TestKeepCountsOverZeroedFinalDescribe(t *testing.T) {
 func batchProgress(state string, total, completed, failed int64) batch.Progress {
 	return batch.Progress{JobID: "j", State: state, Total: total, Completed: completed, Failed: failed}
 }
+
+// Duration flags read durations as the configuration does: 7d and 1w too.
+func TestDurationFlagsTakePrometheusUnits(t *testing.T) {
+	clearTemporalEnv(t)
+	cf, err := resolveConn(t, "--command-timeout", "1d")
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, cf.commandTimeout)
+	_, err = resolveConn(t, "--command-timeout", "-1d")
+	require.ErrorContains(t, err, "must not be negative")
+	cmd, rest, err := newRootCmd().Find([]string{"audit", "--since", "1w"})
+	require.NoError(t, err)
+	require.NoError(t, cmd.ParseFlags(rest))
+	require.Equal(t, "168h0m0s", cmd.Flags().Lookup("since").Value.String())
+}

@@ -43,7 +43,7 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 		"with --engine auto, the largest count that runs on the client engine (the daemon's launch.auto_client_max)")
 	fs.BoolVar(&f.allowUnscoped, "allow-unscoped", false,
 		"launch even when the query has no scope (only ExecutionStatus comparisons, so every such workflow of the namespace)")
-	fs.DurationVar(&f.slotWait, "wait-for-slot", 0,
+	durationVar(fs, &f.slotWait, "wait-for-slot",
 		"when another batch job holds the namespace's only slot, wait this long for it instead of failing at once")
 }
 
