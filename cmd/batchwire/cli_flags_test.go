@@ -35,7 +35,8 @@ func resolveConn(t *testing.T, args ...string) (*connFlags, error) {
 	useSpellings(cmd)
 	cf.register(cmd.Flags())
 	if err := cmd.ParseFlags(args); err != nil {
-		return cf, err
+		// The root's flag error function makes this a usage error.
+		return cf, usageError{err}
 	}
 	return cf, cf.resolve(cmd.Flags())
 }
