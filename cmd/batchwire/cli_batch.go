@@ -12,9 +12,10 @@ import (
 	"github.com/batchwire/batchwire/batch"
 )
 
-const unsupportedNote = `The temporal CLI flags --codec-endpoint, --codec-auth, --codec-header, --env,
---env-file and --no-json-shorthand-payloads are accepted and rejected with the
-reason: batchwire sends signal input as plain JSON and reads no CLI profiles.`
+const unsupportedNote = `Connection settings come as in the temporal CLI: flags, then TEMPORAL_*
+variables (and tctl's TEMPORAL_CLI_*), then the profile of the TOML client
+config file (--profile, --config-file). A codec server is refused by signal,
+which sends its input as plain JSON; --no-json-shorthand-payloads is refused.`
 
 // newGroupCmd builds a command group carrying the global connection flags.
 func newGroupCmd(use, short, long, example string, cf *connFlags) *cobra.Command {
