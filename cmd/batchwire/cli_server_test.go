@@ -39,10 +39,15 @@ func TestCLIEnvVars(t *testing.T) {
 	require.NoError(t, res.err)
 	require.Contains(t, res.stdout, `"count": 2`)
 
-	// A flag beats the variable: the bad address in the variable is not used.
+	// A flag beats the variables: the bad address in one is not used.
 	t.Setenv("TEMPORAL_CLI_ADDRESS", "127.0.0.1:1")
 	res = runCLI(t, nil, append(count, "--address", cliHostPort)...)
 	require.NoError(t, res.err)
+	// Without the flag, the two generations disagree: batchwire does not guess.
+	res = runCLI(t, nil, append(count, "--command-timeout", "2s")...)
+	require.ErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, "TEMPORAL_CLI_ADDRESS and TEMPORAL_ADDRESS are both set")
+	t.Setenv("TEMPORAL_ADDRESS", "")
 	res = runCLI(t, nil, append(count, "--command-timeout", "2s")...)
 	require.ErrorContains(t, res.err, "127.0.0.1:1")
 }
