@@ -10,10 +10,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# -buildvcs=false: the build context has no .git (see .dockerignore); the
-# module version and revision in batchwire_build_info then read "(devel)"
-# and "unknown".
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/batchwire ./cmd/batchwire
+# The build context has no .git (see .dockerignore), so -buildvcs=false, and the
+# version and commit come from build arguments:
+# docker build --build-arg VERSION=$(git describe --tags) --build-arg COMMIT=$(git rev-parse HEAD) .
+ARG VERSION=devel
+ARG COMMIT=
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/batchwire ./cmd/batchwire
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/batchwire /batchwire

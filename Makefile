@@ -4,13 +4,17 @@ SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/.bin
 GOTESTFLAGS ?= -p 2 -timeout 30m
+# VERSION and COMMIT are stamped into the binary (batchwire version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build temporal promtool demo test test-deploy fuzz vet lint bench clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/batchwire ./cmd/batchwire
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/batchwire ./cmd/batchwire
 	$(GO) build -o $(BIN)/worker ./examples/worker
 
 # temporal prints nothing; it makes sure a temporal CLI exists (building v1.5.1 into .bin/ once).

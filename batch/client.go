@@ -33,6 +33,9 @@ type Options struct {
 	// Identity names this client in Temporal's records.
 	Identity    string
 	DialTimeout time.Duration
+	// Authority, when set, is the :authority pseudo-header and virtual host
+	// the connection presents (temporal CLI --client-authority).
+	Authority string
 }
 
 // TLSOptions configures TLS and mTLS towards the frontend. With none set, the
@@ -48,11 +51,19 @@ type TLSOptions struct {
 	KeyFile            string
 	ServerName         string
 	InsecureSkipVerify bool
+	// CAData, CertData and KeyData are PEM given inline instead of a file
+	// (temporal CLI --tls-ca-data, --tls-cert-data, --tls-key-data).
+	CAData, CertData, KeyData []byte
 }
 
 func (t TLSOptions) enabled() bool {
-	return t.Base || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
+	return t.Base || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify ||
+		len(t.CAData) > 0 || len(t.CertData) > 0 || len(t.KeyData) > 0
 }
+
+// ErrOptions marks a Dial that failed on its options (an unreadable TLS
+// file), which no retry can fix.
+var ErrOptions = errors.New("temporal connection options")
 
 // Client wraps the SDK client and the raw workflow service used for batch RPCs.
 type Client struct {
@@ -66,7 +77,7 @@ type Client struct {
 func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, error) {
 	tlsCfg, err := opts.TLS.config()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
 	}
 	identity := opts.Identity
 	if identity == "" {
@@ -78,13 +89,18 @@ func Dial(ctx context.Context, opts Options, logger *slog.Logger) (*Client, erro
 		Namespace:         opts.Namespace,
 		Identity:          identity,
 		Logger:            tlog.NewStructuredLogger(quietLogger(logger)),
-		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg, TLSDisabled: opts.TLS.Disabled},
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg, TLSDisabled: opts.TLS.Disabled, Authority: opts.Authority},
 	}
 	if opts.APIKey != "" {
 		copts.Credentials = client.NewAPIKeyStaticCredentials(opts.APIKey)
 	}
 	if len(opts.Headers) > 0 {
 		copts.HeadersProvider = staticHeaders(opts.Headers)
+	}
+	if opts.Authority != "" {
+		// The SDK applies Authority only to plaintext connections; over TLS
+		// gRPC then also verifies the server's certificate against it.
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, grpc.WithAuthority(opts.Authority))
 	}
 	if opts.OnRPCError != nil {
 		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions,
@@ -121,28 +137,63 @@ func (t TLSOptions) config() (*tls.Config, error) {
 		return nil, nil
 	}
 	cfg := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // operator's explicit choice
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: read CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: CA file %s holds no PEM certificate", t.CAFile)
-		}
-		cfg.RootCAs = pool
+	if err := t.loadRoots(cfg); err != nil {
+		return nil, err
 	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		if t.CertFile == "" || t.KeyFile == "" {
-			return nil, errors.New("tls: cert and key files must be given together")
-		}
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	if err := t.loadCertificate(cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
+}
+
+func (t TLSOptions) loadRoots(cfg *tls.Config) error {
+	if t.CAFile != "" && len(t.CAData) > 0 {
+		return errors.New("tls: a CA file and CA data are exclusive")
+	}
+	pem, source := t.CAData, "CA data"
+	if t.CAFile != "" {
+		var err error
+		if pem, err = os.ReadFile(t.CAFile); err != nil {
+			return fmt.Errorf("tls: read CA file: %w", err)
+		}
+		source = "CA file " + t.CAFile
+	}
+	if len(pem) == 0 {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("tls: %s holds no PEM certificate", source)
+	}
+	cfg.RootCAs = pool
+	return nil
+}
+
+func (t TLSOptions) loadCertificate(cfg *tls.Config) error {
+	files, data := t.CertFile != "" || t.KeyFile != "", len(t.CertData) > 0 || len(t.KeyData) > 0
+	var cert tls.Certificate
+	var err error
+	switch {
+	case files && data:
+		return errors.New("tls: client certificate files and data are exclusive")
+	case files:
+		if t.CertFile == "" || t.KeyFile == "" {
+			return errors.New("tls: cert and key files must be given together")
+		}
+		cert, err = tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	case data:
+		if len(t.CertData) == 0 || len(t.KeyData) == 0 {
+			return errors.New("tls: cert and key data must be given together")
+		}
+		cert, err = tls.X509KeyPair(t.CertData, t.KeyData)
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tls: load client certificate: %w", err)
+	}
+	cfg.Certificates = []tls.Certificate{cert}
+	return nil
 }
 
 // rpcErrors reports each failed call's method and code.

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 )
 
 // Defaults applied when a field is left empty.
@@ -547,26 +548,45 @@ func cutLast(s, sep string) (before, after string, found bool) {
 	return s, "", false
 }
 
-// Duration is a time.Duration written as "10s", "5m".
+// Duration is a time.Duration written as Prometheus writes durations ("30s",
+// "5m", "7d", "1w", "1d12h") or as Go does ("1.5s", "250us").
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string. Its errors are *yaml.TypeError,
-// which the decoder collects and goes on, so one bad duration does not hide
-// the other problems of the file.
+// UnmarshalYAML parses a duration. Its errors are *yaml.TypeError, which the
+// decoder collects and goes on, so one bad duration does not hide the other
+// problems of the file.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	var s string
 	if err := node.Decode(&s); err != nil {
 		return err
 	}
-	parsed, err := time.ParseDuration(s)
+	parsed, err := ParseDuration(s)
 	if err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (want a number and a unit: 30s, 5m, 1h)", node.Line, s)}}
-	}
-	if parsed < 0 {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: duration %q must not be negative", node.Line, s)}}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", node.Line, err)}}
 	}
 	*d = Duration(parsed)
 	return nil
+}
+
+// ParseDuration reads a non-negative duration: Prometheus units first
+// (model.ParseDuration: ms, s, m, h, d, w, y), then Go's (fractions, us, ns),
+// so a config written for either reads the same. The CLI's duration flags
+// use it too.
+func ParseDuration(s string) (time.Duration, error) {
+	text := strings.TrimSpace(s)
+	if strings.HasPrefix(text, "-") {
+		if _, err := ParseDuration(text[1:]); err == nil {
+			return 0, fmt.Errorf("duration %q must not be negative", s)
+		}
+	}
+	if parsed, err := model.ParseDuration(text); err == nil {
+		return time.Duration(parsed), nil
+	}
+	parsed, err := time.ParseDuration(text)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want a number and a unit: 30s, 5m, 1h, 7d, 1w)", s)
+	}
+	return parsed, nil
 }
 
 // Std returns the value as a time.Duration.

@@ -180,7 +180,7 @@ rules:
 	}
 	require.Equal(t, []string{
 		`line 1: temporal.adress: unknown field; did you mean "address"?`,
-		`line 1: temporal.dial_timeout: invalid duration "7x" (want a number and a unit: 30s, 5m, 1h)`,
+		`line 1: temporal.dial_timeout: invalid duration "7x" (want a number and a unit: 30s, 5m, 1h, 7d, 1w)`,
 		`line 4: trigger "flags": nats.subjct: unknown field; did you mean "subject"?`,
 		`line 10: rule "r": reset.exclude_replay: unknown field; did you mean "exclude_reapply"?`,
 		`line 11: rule "r": reasn: unknown field; did you mean "reason"?`,
@@ -216,4 +216,35 @@ func TestHTTPPaths(t *testing.T) {
 	}
 	_, err := Parse([]byte("triggers:\n" + trigger("a", "/hooks/a") + trigger("b", "/hooks/b")))
 	require.NoError(t, err)
+}
+
+// Durations are written as Prometheus writes them (7d, 1w, 1h30m) or as Go
+// does (1.5s, 250ms); a negative one is still refused.
+func TestDurationUnits(t *testing.T) {
+	tests := []struct {
+		text string
+		want time.Duration
+		err  string
+	}{
+		{"7d", 7 * 24 * time.Hour, ""},
+		{"1w", 7 * 24 * time.Hour, ""},
+		{"1d12h", 36 * time.Hour, ""},
+		{"90s", 90 * time.Second, ""},
+		{"1.5s", 1500 * time.Millisecond, ""},
+		{"250ms", 250 * time.Millisecond, ""},
+		{"-1d", 0, `duration "-1d" must not be negative`},
+		{"-5s", 0, `duration "-5s" must not be negative`},
+		{"7x", 0, `invalid duration "7x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			cfg, err := Parse([]byte(strings.Replace(validConfig, "127.0.0.1:7233", "127.0.0.1:7233\n  dial_timeout: "+tt.text, 1)))
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.Temporal.DialTimeout.Std())
+		})
+	}
 }

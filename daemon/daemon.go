@@ -80,10 +80,12 @@ type Daemon struct {
 	// taking events and not stopped since.
 	running     atomic.Bool
 	triggerLive map[string]*atomic.Bool
-	httpAddr    atomic.Value // string
-	natsURL     atomic.Value // string
-	launcher    *batch.Launcher
-	pipeline    *admit.Pipeline
+	// waiting says which dependency Run is waiting for, while it waits.
+	waiting  atomic.Value // string
+	httpAddr atomic.Value // string
+	natsURL  atomic.Value // string
+	launcher *batch.Launcher
+	pipeline *admit.Pipeline
 	// launchCtx outlives intake: in-flight decisions finish after intake
 	// stops, until the shutdown grace is over.
 	launchCtx context.Context
@@ -160,6 +162,9 @@ func (d *Daemon) Ready() bool { return d.notReady() == "" }
 
 // notReady says why the daemon is not ready, or is empty when it is.
 func (d *Daemon) notReady() string {
+	if why, _ := d.waiting.Load().(string); why != "" {
+		return why
+	}
 	if !d.running.Load() {
 		return "not running"
 	}
@@ -187,19 +192,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nc, stopNATS, err := d.connectNATS()
+	// The HTTP server is up first, so probes answer (503 with the reason)
+	// while a dependency that is merely late is waited for.
+	nc, stopNATS, err := d.connectNATSWaiting(ctx)
 	if err != nil {
-		return err
+		return shutdownOr(ctx, err)
 	}
 	defer stopNATS()
-	temporal, err := batch.Dial(ctx, d.temporalOptions(), d.log)
+	temporal, err := d.dialTemporal(ctx)
 	if err != nil {
-		return err
+		return shutdownOr(ctx, err)
 	}
 	defer temporal.Close()
-	if err := d.checkServer(ctx, temporal); err != nil {
-		return err
-	}
 	engine, stopEngine, err := d.startClientEngine(temporal)
 	if err != nil {
 		return err
@@ -232,6 +236,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
+// shutdownOr is nil when ctx ended (a shutdown while waiting for a
+// dependency is a clean exit), else err.
+func shutdownOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
 // checkServer reads what the server runs and refuses to start when a rule
 // needs a newer server; a reload is checked against the same answer.
 func (d *Daemon) checkServer(ctx context.Context, temporal *batch.Client) error {
@@ -241,7 +254,7 @@ func (d *Daemon) checkServer(ctx context.Context, temporal *batch.Client) error 
 	}
 	live := d.live.Load()
 	if err := ServerProblems(info, live.cfg, live.ops).InFile(d.opts.ConfigPath).Err(); err != nil {
-		return fmt.Errorf("the Temporal server at %s cannot run every rule: %w", d.cfg.Temporal.Address, err)
+		return errPermanent{fmt.Errorf("the Temporal server at %s cannot run every rule: %w", d.cfg.Temporal.Address, err)}
 	}
 	d.server.Store(&info)
 	d.log.Info("temporal server", "version", info.Version, "address", d.cfg.Temporal.Address)

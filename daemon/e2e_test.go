@@ -116,19 +116,6 @@ func TestFlagBroadcastSignalsOnlyMatchingWorkflows(t *testing.T) {
 	}
 }
 
-func TestRunFailsClearlyWhenTemporalUnreachable(t *testing.T) {
-	natsSrv := runNATS(t)
-	cfg := exampleConfig(t, natsSrv.ClientURL(), "e2e-misc")
-	cfg.Temporal.Address = "127.0.0.1:1" // nothing listens there
-	cfg.Temporal.DialTimeout = config.Duration(2 * time.Second)
-	d, err := New(Options{Config: cfg, Logger: testenv.Logger(t)})
-	require.NoError(t, err)
-	start := time.Now()
-	err = d.Run(context.Background())
-	require.ErrorContains(t, err, "connect to Temporal at 127.0.0.1:1")
-	require.Less(t, time.Since(start), 20*time.Second, "dial must not hang")
-}
-
 func queryFlags(t testing.TB, c client.Client, workflowID string) flags.State {
 	t.Helper()
 	value, err := c.QueryWorkflow(context.Background(), workflowID, "", flags.QueryName)

@@ -306,12 +306,17 @@ func checkScope(where sqlparser.Expr) error {
 		return nil
 	}
 	if branch == unparen(where) {
-		return errors.New("no scope: every comparison is on ExecutionStatus, so the query selects every workflow " +
-			"of the namespace in that status; add a scope such as WorkflowType = '...'")
+		return fmt.Errorf("%w: every comparison is on ExecutionStatus, so the query selects every workflow "+
+			"of the namespace in that status; add a scope such as WorkflowType = '...'", ErrUnscoped)
 	}
-	return fmt.Errorf("no scope: the OR branch %q compares only ExecutionStatus, so the query selects every workflow "+
-		"of the namespace in that status; move the scope outside the OR or repeat it in every branch", sqlparser.String(branch))
+	return fmt.Errorf("%w: the OR branch %q compares only ExecutionStatus, so the query selects every workflow "+
+		"of the namespace in that status; move the scope outside the OR or repeat it in every branch", ErrUnscoped, sqlparser.String(branch))
 }
+
+// ErrUnscoped is the one lint failure an operator may knowingly override at
+// the CLI (--allow-unscoped): the query is valid but selects every workflow
+// of the namespace in some status. Rules never override it.
+var ErrUnscoped = errors.New("no scope")
 
 // unscopedBranch returns the part of expr through which a workflow can match
 // on ExecutionStatus alone, or nil when every way to match needs another

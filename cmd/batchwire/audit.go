@@ -32,7 +32,7 @@ the preflight count and the job id; and for every job, how it ended. The stream
 name and subject come from the configuration file (audit.stream, audit.subject).`,
 		Example: `  batchwire audit --config examples/flags/batchwire.yaml --event-id 0b7c...
   batchwire audit --rule broadcast-flag-change --since 1h -o json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
@@ -45,7 +45,7 @@ name and subject come from the configuration file (audit.stream, audit.subject).
 	fl.StringVar(&f.rule, "rule", "", "only records of this rule")
 	fl.StringVar(&f.eventID, "event-id", "", "only records of this event id")
 	fl.StringVar(&f.jobID, "job-id", "", "only records of this job id")
-	fl.DurationVar(&f.since, "since", 0, "only records newer than this (e.g. 1h); 0 means all")
+	durationVar(fl, &f.since, "since", "only records newer than this (e.g. 1h); 0 means all")
 	fl.StringVarP(&f.output, "output", "o", "text", "output: text or json")
 	return cmd
 }

@@ -38,7 +38,7 @@ Every error and warning is listed at once, as FILE:LINE: rule "name": field:
 message. The exit status is 1 when there is any error; warnings alone exit 0.
 On success the rules are printed as a table.`,
 		Example: `  batchwire check --config examples/flags/batchwire.yaml`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCheck(cmd.OutOrStdout(), configPath)
 		},

@@ -62,7 +62,7 @@ func newActivityOpCmd(name string, cf *connFlags, g *globalFlags) *cobra.Command
 		Use:   name + " --query Q (--activity-type T | --match-all) --reason R",
 		Short: activityDocs[name].short, Long: activityDocs[name].long + "\n\n" + launchNote, Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			af.changed = func(flag string) bool { return cmd.Flags().Changed(flag) }
@@ -87,12 +87,12 @@ func (af *activityFlags) register(fl *pflag.FlagSet, name string) {
 	case "unpause":
 		fl.BoolVar(&af.resetAttempts, "reset-attempts", false, "start the attempt count again from 1")
 		fl.BoolVar(&af.resetHeartbeats, "reset-heartbeats", false, "drop the heartbeat details; only with --reset-attempts")
-		fl.DurationVar(&af.jitter, "jitter", 0, "start each activity at a random time within this duration")
+		durationVar(fl, &af.jitter, "jitter", "start each activity at a random time within this duration")
 	case "reset":
 		fl.BoolVar(&af.resetAttempts, "reset-attempts", true, "start the attempt count again from 1 (a reset always does)")
 		fl.BoolVar(&af.resetHeartbeats, "reset-heartbeats", false, "drop the heartbeat details")
 		fl.BoolVar(&af.keepPaused, "keep-paused", false, "a paused activity stays paused")
-		fl.DurationVar(&af.jitter, "jitter", 0, "schedule each activity at a random time within this duration")
+		durationVar(fl, &af.jitter, "jitter", "schedule each activity at a random time within this duration")
 		fl.BoolVar(&af.restoreOriginal, "restore-original-options", false, "restore the options the activity was scheduled with")
 	case "update-options":
 		af.registerOptions(fl)
@@ -101,12 +101,12 @@ func (af *activityFlags) register(fl *pflag.FlagSet, name string) {
 
 func (af *activityFlags) registerOptions(fl *pflag.FlagSet) {
 	fl.StringVar(&af.taskQueue, "task-queue", "", "task queue of the activity")
-	fl.DurationVar(&af.scheduleToClose, "schedule-to-close-timeout", 0, "how long the caller waits for completion, retries included")
-	fl.DurationVar(&af.scheduleToStart, "schedule-to-start-timeout", 0, "how long a task may wait in the queue")
-	fl.DurationVar(&af.startToClose, "start-to-close-timeout", 0, "how long one attempt may run")
-	fl.DurationVar(&af.heartbeat, "heartbeat-timeout", 0, "longest time between heartbeats")
-	fl.DurationVar(&af.retryInitial, "retry-initial-interval", 0, "interval before the first retry")
-	fl.DurationVar(&af.retryMaximum, "retry-maximum-interval", 0, "longest interval between retries")
+	durationVar(fl, &af.scheduleToClose, "schedule-to-close-timeout", "how long the caller waits for completion, retries included")
+	durationVar(fl, &af.scheduleToStart, "schedule-to-start-timeout", "how long a task may wait in the queue")
+	durationVar(fl, &af.startToClose, "start-to-close-timeout", "how long one attempt may run")
+	durationVar(fl, &af.heartbeat, "heartbeat-timeout", "longest time between heartbeats")
+	durationVar(fl, &af.retryInitial, "retry-initial-interval", "interval before the first retry")
+	durationVar(fl, &af.retryMaximum, "retry-maximum-interval", "longest interval between retries")
 	fl.Float64Var(&af.retryBackoff, "retry-backoff-coefficient", 0, "factor between retry intervals (1 or more)")
 	fl.Int32Var(&af.retryAttempts, "retry-maximum-attempts", 0, "most attempts; 0 is unlimited")
 	fl.BoolVar(&af.restoreOriginal, "restore-original-options", false, "restore the options the activity was scheduled with")

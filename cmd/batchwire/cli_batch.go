@@ -12,9 +12,10 @@ import (
 	"github.com/batchwire/batchwire/batch"
 )
 
-const unsupportedNote = `The temporal CLI flags --codec-endpoint, --codec-auth, --codec-header, --env,
---env-file and --no-json-shorthand-payloads are accepted and rejected with the
-reason: batchwire sends signal input as plain JSON and reads no CLI profiles.`
+const unsupportedNote = `Connection settings come as in the temporal CLI: flags, then TEMPORAL_*
+variables (and tctl's TEMPORAL_CLI_*), then the profile of the TOML client
+config file (--profile, --config-file). A codec server is refused by signal,
+which sends its input as plain JSON; --no-json-shorthand-payloads is refused.`
 
 // newGroupCmd builds a command group carrying the global connection flags.
 func newGroupCmd(use, short, long, example string, cf *connFlags) *cobra.Command {
@@ -31,10 +32,17 @@ func newGroupCmd(use, short, long, example string, cf *connFlags) *cobra.Command
 // groupArgs makes a mistyped subcommand a usage error (exit 2) rather than
 // cobra's help-and-exit-0 for groups.
 func groupArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	if len(args) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(suggestions, " or ") + "?"
+	}
+	return usageError{errors.New(msg)}
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

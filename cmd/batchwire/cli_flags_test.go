@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,15 +11,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/batch"
+	"github.com/batchwire/batchwire/rules"
 )
 
-// clearTemporalEnv keeps the developer's own TEMPORAL_* settings out of a test.
+// clearTemporalEnv keeps the developer's own TEMPORAL_* settings, temporal
+// CLI environment file and client config file out of a test.
 func clearTemporalEnv(t *testing.T) {
-	for _, b := range connEnv {
-		for _, name := range b.envs {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "TEMPORAL_") {
 			t.Setenv(name, "")
 		}
 	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 }
 
 // resolveConn parses args the way a command group does and resolves them.
@@ -28,7 +35,8 @@ func resolveConn(t *testing.T, args ...string) (*connFlags, error) {
 	useSpellings(cmd)
 	cf.register(cmd.Flags())
 	if err := cmd.ParseFlags(args); err != nil {
-		return cf, err
+		// The root's flag error function makes this a usage error.
+		return cf, usageError{err}
 	}
 	return cf, cf.resolve(cmd.Flags())
 }
@@ -46,8 +54,8 @@ func TestConnFlagsEnvResolution(t *testing.T) {
 			wantAddress: "a:1", wantNamespace: "ns1"},
 		{name: "plain variables", env: map[string]string{"TEMPORAL_ADDRESS": "b:2", "TEMPORAL_NAMESPACE": "ns2"},
 			wantAddress: "b:2", wantNamespace: "ns2"},
-		{name: "CLI variables win over plain ones",
-			env:         map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_ADDRESS": "b:2", "TEMPORAL_NAMESPACE": "ns2"},
+		{name: "both generations agreeing",
+			env:         map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_ADDRESS": "a:1", "TEMPORAL_NAMESPACE": "ns2"},
 			wantAddress: "a:1", wantNamespace: "ns2"},
 		{name: "flags win over variables", env: map[string]string{"TEMPORAL_CLI_ADDRESS": "a:1", "TEMPORAL_CLI_NAMESPACE": "ns1"},
 			args: []string{"--address", "c:3", "-n", "ns3"}, wantAddress: "c:3", wantNamespace: "ns3"},
@@ -60,10 +68,24 @@ func TestConnFlagsEnvResolution(t *testing.T) {
 			}
 			cf, err := resolveConn(t, tt.args...)
 			require.NoError(t, err)
-			require.Equal(t, tt.wantAddress, cf.address)
-			require.Equal(t, tt.wantNamespace, cf.namespace)
+			require.Equal(t, tt.wantAddress, cf.conn.Address)
+			require.Equal(t, tt.wantNamespace, cf.conn.Namespace)
 		})
 	}
+}
+
+// Two generations naming the same setting differently: batchwire does not
+// guess which one the operator means.
+func TestConnFlagsGenerationsDisagree(t *testing.T) {
+	clearTemporalEnv(t)
+	t.Setenv("TEMPORAL_CLI_ADDRESS", "a:1")
+	t.Setenv("TEMPORAL_ADDRESS", "b:2")
+	_, err := resolveConn(t)
+	require.ErrorAs(t, err, &usageError{})
+	require.ErrorContains(t, err, "TEMPORAL_CLI_ADDRESS and TEMPORAL_ADDRESS are both set")
+	cf, err := resolveConn(t, "--address", "c:3")
+	require.NoError(t, err)
+	require.Equal(t, "c:3", cf.conn.Address)
 }
 
 func TestConnFlagsTLSAndKeyFromEnv(t *testing.T) {
@@ -75,9 +97,9 @@ func TestConnFlagsTLSAndKeyFromEnv(t *testing.T) {
 	t.Setenv("TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION", "true")
 	cf, err := resolveConn(t)
 	require.NoError(t, err)
-	require.Equal(t, "k", cf.apiKey)
-	require.Equal(t, []string{"/ca.pem", "/cert.pem", "/key.pem"}, []string{cf.tlsCA, cf.tlsCert, cf.tlsKey})
-	require.True(t, cf.tlsDisableHostVerification)
+	require.Equal(t, "k", cf.conn.APIKey)
+	require.Equal(t, batch.TLSOptions{Base: true, CAFile: "/ca.pem", CertFile: "/cert.pem", KeyFile: "/key.pem",
+		InsecureSkipVerify: true}, cf.conn.TLS)
 
 	t.Setenv("TEMPORAL_CLI_TLS_DISABLE_HOST_VERIFICATION", "maybe")
 	_, err = resolveConn(t)
@@ -95,9 +117,9 @@ func TestConnFlagsBothSpellings(t *testing.T) {
 	} {
 		cf, err := resolveConn(t, args...)
 		require.NoError(t, err, args)
-		require.Equal(t, connFlags{address: "127.0.0.1:7233", namespace: "default", apiKey: "k",
-			tlsCA: "/ca", tlsCert: "/c", tlsKey: "/k", tlsServerName: "h", tlsDisableHostVerification: true,
-			grpcMeta: []string{"x-a=1"}, commandTimeout: 5 * time.Second, color: "auto", output: "text"}, *cf)
+		require.Equal(t, batch.Options{Address: "127.0.0.1:7233", Namespace: "default", APIKey: "k",
+			TLS:     batch.TLSOptions{Base: true, CAFile: "/ca", CertFile: "/c", KeyFile: "/k", ServerName: "h", InsecureSkipVerify: true},
+			Headers: map[string]string{"x-a": "1"}, Identity: cliIdentity(), DialTimeout: 5 * time.Second}, cf.conn)
 	}
 }
 
@@ -132,9 +154,11 @@ func TestConnFlagsRejections(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--codec-endpoint", "http://x"}, "--codec-endpoint is not supported by batchwire"},
-		{[]string{"--env", "prod"}, "--env is not supported by batchwire"},
-		{[]string{"--env-file", "x.yaml"}, "--env-file is not supported by batchwire"},
+		{[]string{"--codec-auth", "x"}, "need a codec endpoint"},
+		{[]string{"--env", "prod"}, `environment "prod" not found`},
+		{[]string{"--env-file", "/nonexistent/x.yaml"}, "temporal CLI environment file"},
+		{[]string{"--profile", "prod"}, "unable to find profile prod"},
+		{[]string{"--config-file", "/nonexistent/x.toml", "--profile", "p"}, "unable to find profile p"},
 		{[]string{"--no-json-shorthand-payloads"}, "never prints payloads"},
 		{[]string{"-o", "yaml"}, "--output: want text or json"},
 		{[]string{"--color", "sometimes"}, "--color: want always, never or auto"},
@@ -225,7 +249,8 @@ func TestCheckLaunchQuery(t *testing.T) {
 		// Backslash escapes the quote, so the whole tail is one literal.
 		`WorkflowId = '\' OR ExecutionStatus != 0 --'`,
 	} {
-		require.NoError(t, checkLaunchQuery(ok), ok)
+		_, err := checkLaunchQuery(ok, false)
+		require.NoError(t, err, ok)
 	}
 	for _, bad := range []string{
 		"", "   ",
@@ -239,9 +264,63 @@ func TestCheckLaunchQuery(t *testing.T) {
 		// literal, and the comment would swallow the batcher's clause.
 		`WorkflowId = '\'' OR ExecutionStatus != 0 --'`,
 	} {
-		err := checkLaunchQuery(bad)
+		_, err := checkLaunchQuery(bad, true)
 		require.ErrorAs(t, err, &usageError{}, bad)
 	}
+}
+
+// The CLI refuses what the daemon's lint stage (admit/lint.go, rules.LintQuery)
+// refuses, with the same words; --allow-unscoped lets through only a query
+// whose one problem is its missing scope.
+func TestCheckLaunchQueryIsTheDaemonsLint(t *testing.T) {
+	tests := []struct {
+		query         string
+		allowUnscoped bool
+	}{
+		{"ExecutionStatus='Running'", true},
+		{"ExecutionStatus = 'Running' OR ExecutionStatus = 'Failed'", true},
+		{"WorkflowType = 'a' OR ExecutionStatus = 'Running'", true},
+		{"WorkflowType = 'a' AND 1=1", false},
+		{"true", false},
+		{"WorkflowType = ", false},
+		{"StartTime > '24h' AND WorkflowType = 'a'", false},
+		{"WorkflowType STARTS_WITH '' AND ExecutionStatus = 'Running'", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			_, daemonErr := rules.LintQuery(tt.query)
+			require.Error(t, daemonErr)
+			_, err := checkLaunchQuery(tt.query, false)
+			require.ErrorAs(t, err, &usageError{})
+			require.True(t, strings.HasPrefix(err.Error(), "--query: "+daemonErr.Error()), err.Error())
+			_, err = checkLaunchQuery(tt.query, true)
+			if tt.allowUnscoped {
+				require.NoError(t, err)
+			} else {
+				require.ErrorAs(t, err, &usageError{})
+			}
+		})
+	}
+	warnings, err := checkLaunchQuery("WorkflowType = 'a' AND ExecutionStatus = 'Running'", false)
+	require.NoError(t, err)
+	daemonWarnings, _ := rules.LintQuery("WorkflowType = 'a' AND ExecutionStatus = 'Running'")
+	require.Equal(t, daemonWarnings, warnings)
+}
+
+// The issue's case: an unscoped terminate is refused before any RPC (exit 2),
+// and --allow-unscoped is the explicit escape (it then goes on to connect).
+func TestTerminateUnscopedNeedsAllowUnscoped(t *testing.T) {
+	args := []string{"workflow", "terminate", "--query", "ExecutionStatus='Running'", "--reason", "r", "--yes",
+		"--address", "127.0.0.1:1", "--command-timeout", "1s"}
+	res := runCLI(t, nil, args...)
+	require.ErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, "no scope")
+	require.Contains(t, res.err.Error(), "--allow-unscoped")
+
+	res = runCLI(t, nil, append(args, "--allow-unscoped")...)
+	require.Error(t, res.err)
+	require.NotErrorAs(t, res.err, &usageError{})
+	require.ErrorContains(t, res.err, "connect to Temporal")
 }
 
 func TestHelpHasExamples(t *testing.T) {
@@ -283,4 +362,18 @@ func TestKeepCountsOverZeroedFinalDescribe(t *testing.T) {
 
 func batchProgress(state string, total, completed, failed int64) batch.Progress {
 	return batch.Progress{JobID: "j", State: state, Total: total, Completed: completed, Failed: failed}
+}
+
+// Duration flags read durations as the configuration does: 7d and 1w too.
+func TestDurationFlagsTakePrometheusUnits(t *testing.T) {
+	clearTemporalEnv(t)
+	cf, err := resolveConn(t, "--command-timeout", "1d")
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, cf.commandTimeout)
+	_, err = resolveConn(t, "--command-timeout", "-1d")
+	require.ErrorContains(t, err, "must not be negative")
+	cmd, rest, err := newRootCmd().Find([]string{"audit", "--since", "1w"})
+	require.NoError(t, err)
+	require.NoError(t, cmd.ParseFlags(rest))
+	require.Equal(t, "168h0m0s", cmd.Flags().Lookup("since").Value.String())
 }

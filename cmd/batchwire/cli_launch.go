@@ -21,6 +21,7 @@ type launchFlags struct {
 	limit                        int
 	autoClientMax                int64
 	yes, wait, dryRun            bool
+	allowUnscoped                bool
 	// slotWait is how long a server launch waits for the namespace's batch
 	// slot when another job holds it.
 	slotWait time.Duration
@@ -40,15 +41,21 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 			"server lacks and for at most --auto-client-max executions, the server batcher otherwise (as the daemon)")
 	fs.Int64Var(&f.autoClientMax, "auto-client-max", batch.DefaultAutoClientMax,
 		"with --engine auto, the largest count that runs on the client engine (the daemon's launch.auto_client_max)")
-	fs.DurationVar(&f.slotWait, "wait-for-slot", 0,
+	fs.BoolVar(&f.allowUnscoped, "allow-unscoped", false,
+		"launch even when the query has no scope (only ExecutionStatus comparisons, so every such workflow of the namespace)")
+	durationVar(fs, &f.slotWait, "wait-for-slot",
 		"when another batch job holds the namespace's only slot, wait this long for it instead of failing at once")
 }
 
 // check validates locally what every launch needs, before any RPC: the server
 // answers an invalid batch request only with an opaque error.
-func (f *launchFlags) check() error {
-	if err := checkLaunchQuery(f.query); err != nil {
+func (f *launchFlags) check(cmd *cobra.Command) error {
+	warnings, err := checkLaunchQuery(f.query, f.allowUnscoped)
+	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		_, _ = fmt.Fprintln(cmd.ErrOrStderr(), "batchwire: warning: --query:", w)
 	}
 	if strings.TrimSpace(f.reason) == "" {
 		return usageError{errors.New("--reason is required: it is recorded in every affected execution's history")}
@@ -211,7 +218,7 @@ func newLaunchCmd(op string, cf *connFlags, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: docs.short, Long: docs.long + "\n\n" + launchNote, Example: docs.example, Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			operation, err := simpleOperation(op, sf)
@@ -259,6 +266,14 @@ func launch(cmd *cobra.Command, cf *connFlags, g *globalFlags, f *launchFlags, p
 	if !f.dryRun && !f.yes && !isTerminal(cmd.InOrStdin()) {
 		return usageError{errors.New("stdin is not a terminal, so batchwire cannot ask for confirmation: " +
 			"pass --yes to launch, or --dry-run to look first")}
+	}
+	if err := cf.resolve(cmd.Flags()); err != nil {
+		return err
+	}
+	if cf.codec != "" && p.job.Op.Signal != nil {
+		return usageError{errors.New("a codec server is configured (--codec-endpoint, TEMPORAL_CODEC_ENDPOINT or the " +
+			"profile's codec), and batchwire cannot encode signal input through one: its input would reach workers " +
+			"as plain JSON; unset the codec for this command (--disable-config-env, or another --profile) if plain JSON is right")}
 	}
 	s, err := openSession(cmd, cf, g)
 	if err != nil {

@@ -23,7 +23,7 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden files")
 // jobs takes its own: the server runs one batch job per namespace at a time,
 // and `batch list` output must not see other tests' jobs.
 var cliNamespaces = []string{"cli-golden", "cli-signal", "cli-confirm", "cli-terminate", "cli-reject",
-	"cli-env", "cli-reset", "cli-restart", "cli-activity"}
+	"cli-env", "cli-reset", "cli-restart", "cli-activity", "cli-tls"}
 
 // cliHostPort is the dev server every test in this package shares.
 var cliHostPort string

@@ -12,19 +12,25 @@ import (
 	"github.com/batchwire/batchwire/rules"
 )
 
-// checkLaunchQuery rejects, before any RPC, what the count preflight cannot
-// catch: the server batcher appends its own clause to the query, so a comment
-// or `;` that counts fine would break that clause, and the job would retry
-// forever holding the namespace's only batch slot. The check is the rules'
-// own, on the server's tokenizer.
-func checkLaunchQuery(query string) error {
+// checkLaunchQuery lints the query exactly as the daemon's admission lint
+// stage does before it launches (rules.LintQuery, on the server's parser):
+// besides what the count preflight cannot catch (a comment or `;` that counts
+// fine but breaks the clause the server batcher appends, so the job retries
+// forever holding the namespace's only batch slot), it refuses queries with
+// no scope. allowUnscoped (--allow-unscoped) lets through only a query whose
+// one problem is its missing scope. It returns the lint's warnings.
+func checkLaunchQuery(query string, allowUnscoped bool) ([]string, error) {
 	if strings.TrimSpace(query) == "" {
-		return usageError{errors.New("--query is required: a batch operation without one would target every execution")}
+		return nil, usageError{errors.New("--query is required: a batch operation without one would target every execution")}
 	}
-	if err := rules.RejectComments(query); err != nil {
-		return usageError{fmt.Errorf("--query: %w", err)}
+	warnings, err := rules.LintQuery(query)
+	if err == nil || (allowUnscoped && errors.Is(err, rules.ErrUnscoped)) {
+		return warnings, nil
 	}
-	return nil
+	if errors.Is(err, rules.ErrUnscoped) {
+		return nil, usageError{fmt.Errorf("--query: %w; pass --allow-unscoped if that is what you mean", err)}
+	}
+	return nil, usageError{fmt.Errorf("--query: %w", err)}
 }
 
 // queryError turns the server's rejection of a query into a usage error that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,13 +19,39 @@ type resetFlags struct {
 	resetType, buildID, inputFile, excludeFile, badBinaryChecksum string
 	onlyNonDeterministic, currentRunOnly                          bool
 	reapplyExclude                                                []string
+	// reapplyType is temporal v1.5's deprecated --reapply-type: All, Signal
+	// or None.
+	reapplyType string
 }
 
+// singleResetFlags are temporal v1.5's `workflow reset` flags for one
+// execution, which batchwire does not run: accepted only to say so.
+var singleResetFlags = []string{"workflow-id", "run-id", "event-id"}
+
 func newResetBatchCmd(cf *connFlags, g *globalFlags) *cobra.Command {
+	return newResetCmd(cf, g, "reset-batch", "Reset every execution a query matches to a point in its history")
+}
+
+// newWorkflowResetCmd is temporal CLI v1.5's spelling of a batch reset,
+// `temporal workflow reset --query`: reset-batch under that name, refusing
+// the single-execution flags.
+func newWorkflowResetCmd(cf *connFlags, g *globalFlags) *cobra.Command {
+	cmd := newResetCmd(cf, g, "reset", "Reset every execution a query matches (temporal v1.5's name for reset-batch)")
+	fl := cmd.Flags()
+	fl.StringP("workflow-id", "w", "", "not supported: batchwire runs batch resets only, selected by --query")
+	fl.StringP("run-id", "r", "", "not supported: batchwire runs batch resets only, selected by --query")
+	fl.IntP("event-id", "e", 0, "not supported: batchwire runs batch resets only, selected by --query")
+	for _, name := range singleResetFlags {
+		_ = fl.MarkHidden(name)
+	}
+	return cmd
+}
+
+func newResetCmd(cf *connFlags, g *globalFlags, name, short string) *cobra.Command {
 	f, rf := &launchFlags{}, &resetFlags{}
 	cmd := &cobra.Command{
-		Use:   "reset-batch --query Q --reason R --type T",
-		Short: "Reset every execution a query matches to a point in its history",
+		Use:   name + " --query Q --reason R --type T",
+		Short: short,
 		Long: `Reset every execution the query matches to a point in its history. The server
 batcher runs FirstWorkflowTask, LastWorkflowTask and BuildId resets; the other
 types (LastContinuedAsNew, WorkflowExecutionSignaled, BadBinary with
@@ -37,14 +64,20 @@ ExecutionStatus = 'Running' unless you mean them.
 
 ` + launchNote,
 		Example: `  # Dry run first
-  batchwire workflow reset-batch --query "WorkflowType='LoyaltyProgram' AND ExecutionStatus='Running'" \
+  batchwire workflow ` + name + ` --query "WorkflowType='LoyaltyProgram' AND ExecutionStatus='Running'" \
     --reason "Applying fix for loyalty calculation bug" --type LastWorkflowTask --dry-run
   # Then reset, and follow the job to the end
-  batchwire workflow reset-batch --query "WorkflowType='LoyaltyProgram' AND ExecutionStatus='Running'" \
-    --reason "Applying fix for loyalty calculation bug" --type LastWorkflowTask --wait`,
+  batchwire workflow ` + name + ` --query "WorkflowType='LoyaltyProgram' AND ExecutionStatus='Running'" \
+    --reason "Applying fix for loyalty calculation bug" --type LastWorkflowTask --reapply-exclude Signal --wait`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			for _, single := range singleResetFlags {
+				if fl := cmd.Flags().Lookup(single); fl != nil && fl.Changed {
+					return usageError{fmt.Errorf("--%s: batchwire runs batch resets only, selected by --query; "+
+						"reset a single execution with the temporal CLI", single)}
+				}
+			}
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			p, err := rf.plan(f)
@@ -72,14 +105,48 @@ func (rf *resetFlags) register(fl *pflag.FlagSet) {
 			"type: reset only executions that binary touched (client engine)")
 	fl.BoolVar(&rf.currentRunOnly, "current-run-only", false, "with --type BuildId: keep the reset within the current run")
 	fl.StringSliceVar(&rf.reapplyExclude, "reapply-exclude", nil,
-		"event kinds not to reapply after the reset point: signal, update, cancel_request, nexus")
+		"event kinds not to reapply after the reset point: signal, update, cancel_request, nexus, or all (any case)")
+	fl.StringVar(&rf.reapplyType, "reapply-type", "All",
+		"temporal CLI's older form of --reapply-exclude: reapply All, only Signal, or None")
+}
+
+// reapplyExcludes merges --reapply-exclude (any case; "all" is every kind)
+// and the older --reapply-type into the kinds not to reapply.
+func (rf *resetFlags) reapplyExcludes() ([]string, error) {
+	var out []string
+	for _, kind := range rf.reapplyExclude {
+		if strings.EqualFold(kind, "all") {
+			out = append(out, batch.ReapplyExcludeKinds...)
+			continue
+		}
+		out = append(out, strings.ToLower(kind))
+	}
+	switch {
+	case strings.EqualFold(rf.reapplyType, "all") || rf.reapplyType == "":
+		return out, nil
+	case len(rf.reapplyExclude) > 0:
+		return nil, usageError{errors.New("--reapply-type cannot go with --reapply-exclude; use --reapply-exclude")}
+	case strings.EqualFold(rf.reapplyType, "none"):
+		return batch.ReapplyExcludeKinds, nil
+	case strings.EqualFold(rf.reapplyType, "signal"):
+		for _, kind := range batch.ReapplyExcludeKinds {
+			if kind != "signal" {
+				out = append(out, kind)
+			}
+		}
+		return out, nil
+	}
+	return nil, usageError{fmt.Errorf("--reapply-type: want All, Signal or None, got %q", rf.reapplyType)}
 }
 
 // plan builds the reset and reads the id files; plan validates both.
 func (rf *resetFlags) plan(f *launchFlags) (launchPlan, error) {
-	op := rf.operation()
+	exclude, err := rf.reapplyExcludes()
+	if err != nil {
+		return launchPlan{}, err
+	}
+	op := rf.operation(exclude)
 	var ids clientJob
-	var err error
 	if rf.inputFile != "" {
 		if ids.IncludeIDs, err = readIDFile("input_file", rf.inputFile); err != nil {
 			return launchPlan{}, err
@@ -95,9 +162,9 @@ func (rf *resetFlags) plan(f *launchFlags) (launchPlan, error) {
 
 // operation takes --type in any case, as tctl did; batch.Operation.Validate
 // checks the rest.
-func (rf *resetFlags) operation() batch.Operation {
+func (rf *resetFlags) operation(exclude []string) batch.Operation {
 	opts := batch.ResetOptions{Type: rf.resetType, BuildID: rf.buildID, BadBinaryChecksum: rf.badBinaryChecksum,
-		OnlyNonDeterministic: rf.onlyNonDeterministic, ExcludeReapply: rf.reapplyExclude, CurrentRunOnly: rf.currentRunOnly}
+		OnlyNonDeterministic: rf.onlyNonDeterministic, ExcludeReapply: exclude, CurrentRunOnly: rf.currentRunOnly}
 	for _, known := range resetTypes {
 		if strings.EqualFold(known, rf.resetType) {
 			opts.Type = known

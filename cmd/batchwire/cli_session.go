@@ -44,19 +44,11 @@ func openSession(cmd *cobra.Command, cf *connFlags, g *globalFlags) (*session, e
 	if err != nil {
 		return nil, err
 	}
-	headers, err := cf.headers()
-	if err != nil {
-		return nil, err
-	}
 	s := &session{namespace: cf.namespace, json: cf.output == "json", out: cmd.OutOrStdout(),
 		errOut: cmd.ErrOrStderr(), in: cmd.InOrStdin()}
 	s.color = wantColor(cf.color, s.out)
 	s.ctx, s.cancel = commandContext(cmd.Context(), cf.commandTimeout)
-	s.client, err = batch.Dial(s.ctx, batch.Options{
-		Address: cf.address, Namespace: cf.namespace, APIKey: cf.apiKey, Headers: headers,
-		Identity: cliIdentity(),
-		TLS:      cf.tlsOptions(),
-	}, logger)
+	s.client, err = batch.Dial(s.ctx, cf.conn, logger)
 	if err != nil {
 		s.cancel()
 		return nil, err
@@ -127,18 +119,4 @@ func (s *session) paintState(state string) string {
 		return state
 	}
 	return code + state + "\x1b[0m"
-}
-
-// tlsOptions maps the TLS flags. --tls alone asks for TLS with the system's
-// roots; an empty server name override keeps the address's host.
-func (cf *connFlags) tlsOptions() batch.TLSOptions {
-	opts := batch.TLSOptions{CAFile: cf.tlsCA, CertFile: cf.tlsCert, KeyFile: cf.tlsKey,
-		ServerName: cf.tlsServerName, InsecureSkipVerify: cf.tlsDisableHostVerification}
-	switch {
-	case cf.tlsGiven && !cf.tls:
-		opts.Disabled = true
-	case cf.tls:
-		opts.Base = true
-	}
-	return opts
 }

@@ -23,7 +23,7 @@ to the version the override names.
     --versioning-override-build-id v1 --reason "roll back to v1" --yes --wait`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(cmd); err != nil {
 				return err
 			}
 			v := *override

@@ -33,7 +33,7 @@ started a moment ago may be missed.`,
 	for _, op := range []string{"signal", "terminate", "cancel", "delete"} {
 		cmd.AddCommand(newLaunchCmd(op, cf, g))
 	}
-	cmd.AddCommand(newResetBatchCmd(cf, g), newUpdateOptionsCmd(cf, g))
+	cmd.AddCommand(newResetBatchCmd(cf, g), newWorkflowResetCmd(cf, g), newUpdateOptionsCmd(cf, g))
 	return cmd
 }
 

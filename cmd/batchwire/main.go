@@ -25,17 +25,25 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func main() {
-	root := newRootCmd()
-	err := root.Execute()
-	if err == nil {
-		os.Exit(exitOK)
+	err := newRootCmd().Execute()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "batchwire:", err)
 	}
-	fmt.Fprintln(os.Stderr, "batchwire:", err)
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the one exit-code policy: 0 ok, 2 bad usage or configuration
+// (a usageError: every argument, flag and config check wraps its errors in
+// one), 1 any other failure.
+func exitCode(err error) int {
 	var usage usageError
-	if errors.As(err, &usage) {
-		os.Exit(exitBadUsage)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &usage):
+		return exitBadUsage
 	}
-	os.Exit(exitFailure)
+	return exitFailure
 }
 
 type globalFlags struct {
@@ -53,10 +61,16 @@ and launches the Temporal batch operation a matching rule renders, following
 it to the end and exporting its progress as Prometheus metrics.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
+		// Without Args, cobra reports a mistyped subcommand as a plain error.
+		Args: groupArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error, never")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text, json")
-	root.AddCommand(newRunCmd(g), newCheckCmd(), newSendCmd(), newAuditCmd(), newBatchCmd(g), newWorkflowCmd(g), newActivityCmd(g), newTestCmd(), newHealthcheckCmd())
+	root.AddCommand(newRunCmd(g), newCheckCmd(), newSendCmd(), newAuditCmd(), newBatchCmd(g), newWorkflowCmd(g), newActivityCmd(g), newTestCmd(),
+		newHealthcheckCmd(), newVersionCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }

@@ -31,7 +31,7 @@ before anything is started, with the same problems check prints, on stderr,
 and exit status 2. The Temporal API key is read from temporal.api_key_file or
 the TEMPORAL_API_KEY environment variable; it is never logged.`,
 		Example: `  batchwire run --config examples/flags/batchwire.yaml`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := g.logger()
 			if err != nil {

@@ -30,8 +30,11 @@ data as the body). Useful to try rules by hand; the event id defaults to a new
 UUID and the time to now.`,
 		Example: `  batchwire send --subject flags.changed --type flag.changed --source /flags \
     --data '{"flag":"checkout-v2","value":true,"tenant":"acme"}'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "subject", "type", "source"); err != nil {
+				return err
+			}
 			ev, err := f.event()
 			if err != nil {
 				return usageError{err}
@@ -58,9 +61,6 @@ UUID and the time to now.`,
 	fl.StringVar(&f.dataFile, "data-file", "", "read event data (JSON) from this file")
 	fl.BoolVar(&f.binary, "binary", false, "binary content mode: attributes as ce-* headers")
 	fl.StringToStringVar(&f.extensions, "extension", nil, "extension attributes, NAME=VALUE (repeatable)")
-	for _, name := range []string{"subject", "type", "source"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
 	return cmd
 }
 

@@ -59,7 +59,7 @@ approximate. The exit status is 1 when a rule fails to evaluate.`,
     --type flag.changed --source flipt/audit --temporal 127.0.0.1:7233
   batchwire test --config examples/alerts/batchwire.yaml --trigger alerts \
     --event testdata/alertmanager/am-main-68fb2d5_03_mixed_2_firing_1_resolved.json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
 	fl := cmd.Flags()
@@ -73,11 +73,13 @@ approximate. The exit status is 1 when a rule fails to evaluate.`,
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "count in this namespace instead of each rule's")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, json")
 	fl.StringVar(&f.at, "time", "", "evaluate as of this RFC 3339 time, for rules that use now() (default: now)")
-	_ = cmd.MarkFlagRequired("event")
 	return cmd
 }
 
 func (f *testFlags) run(cmd *cobra.Command) error {
+	if err := requireFlags(cmd, "event"); err != nil {
+		return err
+	}
 	if f.output != "text" && f.output != "json" {
 		return usageError{fmt.Errorf("--output: want text or json, got %q", f.output)}
 	}
@@ -132,7 +134,7 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 func (f *testFlags) loadEvents(ctx context.Context, loaded *daemon.Loaded) ([]*cloudevents.Event, error) {
 	trigger := findTrigger(loaded.Config, f.trigger)
 	if trigger == nil || trigger.HTTP == nil || trigger.HTTP.Format == "cloudevents" || f.eventType != "" || f.source != "" {
-		ev, err := f.loadEvent()
+		ev, err := f.loadEvent(bodyTriggers(loaded.Config))
 		return []*cloudevents.Event{ev}, err
 	}
 	body, err := os.ReadFile(f.eventPath)
@@ -159,7 +161,40 @@ func findTrigger(cfg *config.Config, name string) *config.Trigger {
 
 // loadEvent reads a structured-mode CloudEvent, or wraps raw JSON data into
 // one so that a captured webhook body can be tried as it is.
-func (f *testFlags) loadEvent() (*cloudevents.Event, error) {
+// bodyTriggers names, per format, the HTTP triggers whose events are made
+// from a request body (alertmanager, webhook), for the hint when such a body
+// is given without --trigger.
+func bodyTriggers(cfg *config.Config) map[string]string {
+	out := map[string]string{}
+	for _, t := range cfg.Triggers {
+		if t.HTTP != nil && t.HTTP.Format != "cloudevents" && out[t.HTTP.Format] == "" {
+			out[t.HTTP.Format] = t.Name
+		}
+	}
+	return out
+}
+
+// bodyHint suggests --trigger when raw is a request body one of the
+// configuration's HTTP triggers takes.
+func bodyHint(raw []byte, triggers map[string]string) string {
+	var probe struct {
+		Version  string            `json:"version"`
+		Alerts   []json.RawMessage `json:"alerts"`
+		Receiver string            `json:"receiver"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && probe.Alerts != nil && probe.Receiver != "" {
+		if name := triggers["alertmanager"]; name != "" {
+			return fmt.Sprintf("it looks like an Alertmanager webhook body: give --trigger %s to try it as that trigger receives it", name)
+		}
+		return "it looks like an Alertmanager webhook body: give --trigger with an HTTP trigger of format alertmanager"
+	}
+	if name := triggers["webhook"]; name != "" {
+		return fmt.Sprintf("to try a webhook body, give --trigger %s; to wrap raw JSON data into an event, give --type and --source", name)
+	}
+	return "to wrap raw JSON data into one, give --type and --source"
+}
+
+func (f *testFlags) loadEvent(triggers map[string]string) (*cloudevents.Event, error) {
 	raw, err := os.ReadFile(f.eventPath)
 	if err != nil {
 		return nil, fmt.Errorf("--event: %w", err)
@@ -169,11 +204,14 @@ func (f *testFlags) loadEvent() (*cloudevents.Event, error) {
 			return nil, errors.New("--id goes with --type and --source, which wrap raw data into an event")
 		}
 		ev := cloudevents.NewEvent()
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("--event %s is not a structured-mode CloudEvent (%w); "+
-				"to wrap raw JSON data into one, give --type and --source", f.eventPath, err)
+		err := json.Unmarshal(raw, &ev)
+		if err == nil {
+			err = ev.Validate()
 		}
-		return &ev, ev.Validate()
+		if err != nil {
+			return nil, fmt.Errorf("--event %s is not a structured-mode CloudEvent (%w); %s", f.eventPath, err, bodyHint(raw, triggers))
+		}
+		return &ev, nil
 	}
 	if f.eventType == "" || f.source == "" {
 		return nil, errors.New("--type and --source go together")

@@ -73,6 +73,13 @@ func (ca *CA) Server(t testing.TB, name string) KeyPair {
 	return ca.issue(t, name, x509.ExtKeyUsageServerAuth)
 }
 
+// ServerFor issues a server certificate valid for the given DNS name only,
+// so a client must name it (a TLS server name override) to verify it.
+func (ca *CA) ServerFor(t testing.TB, name, dnsName string) KeyPair {
+	t.Helper()
+	return ca.issueFor(t, name, x509.ExtKeyUsageServerAuth, []string{dnsName}, nil)
+}
+
 // Client issues a client certificate.
 func (ca *CA) Client(t testing.TB, name string) KeyPair {
 	t.Helper()
@@ -81,13 +88,18 @@ func (ca *CA) Client(t testing.TB, name string) KeyPair {
 
 func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage) KeyPair {
 	t.Helper()
+	return ca.issueFor(t, name, usage, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback})
+}
+
+func (ca *CA) issueFor(t testing.TB, name string, usage x509.ExtKeyUsage, dnsNames []string, ips []net.IP) KeyPair {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames: dnsNames, IPAddresses: ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	require.NoError(t, err)

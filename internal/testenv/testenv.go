@@ -34,6 +34,13 @@ func (t *Temporal) Stop() { _ = t.srv.Stop() }
 // given namespaces created. Call it from TestMain; a missing binary is an
 // error, never a skip.
 func StartTemporal(namespaces ...string) (*Temporal, error) {
+	return StartTemporalAt("", namespaces...)
+}
+
+// StartTemporalAt starts a dev server on hostPort (empty: a free port), so a
+// test can start Temporal where a daemon already waits for it. The caller
+// stops it.
+func StartTemporalAt(hostPort string, namespaces ...string) (*Temporal, error) {
 	path, err := TemporalBinary()
 	if err != nil {
 		return nil, err
@@ -49,7 +56,7 @@ func StartTemporal(namespaces ...string) (*Temporal, error) {
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
-		ClientOptions: &client.Options{Logger: QuietLogger()},
+		ClientOptions: &client.Options{Logger: QuietLogger(), HostPort: hostPort},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start Temporal dev server: %w", err)
