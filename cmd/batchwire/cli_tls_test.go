@@ -17,11 +17,11 @@ import (
 // certificate of the test CA: one whose certificate names 127.0.0.1, one whose
 // certificate names only temporal.test.
 type tlsWorld struct {
-	ca                 *testenv.CA
-	client             testenv.KeyPair
-	byIP, byName       *testenv.GRPCProxy
-	caPEM, cert, key   string
-	configFile, envDir string
+	ca               *testenv.CA
+	client           testenv.KeyPair
+	byIP, byName     *testenv.GRPCProxy
+	caPEM, cert, key string
+	envDir           string
 }
 
 const tlsNamespace = "cli-tls"

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"sync"
 	"testing"
+	"time"
 )
 
 // GRPCProxy terminates TLS in front of a plaintext gRPC server (the Temporal
@@ -42,7 +43,7 @@ func StartGRPCProxy(t testing.TB, target string, cfg *tls.Config) *GRPCProxy {
 	}
 	cfg = cfg.Clone()
 	cfg.NextProtos = []string{"h2"}
-	srv := &http.Server{TLSConfig: cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.headers = append(p.headers, r.Header.Clone())
 		p.hosts = append(p.hosts, r.Host)
