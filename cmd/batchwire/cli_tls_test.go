@@ -21,7 +21,6 @@ type tlsWorld struct {
 	client           testenv.KeyPair
 	byIP, byName     *testenv.GRPCProxy
 	caPEM, cert, key string
-	envDir           string
 }
 
 const tlsNamespace = "cli-tls"
