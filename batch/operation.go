@@ -118,17 +118,9 @@ func Reset(opts ResetOptions) Operation { return Operation{Kind: KindReset, Rese
 
 // FieldError is a validation error that names the option at fault, in the
 // configuration's spelling (reset.build_id), so each caller can say where.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = config.FieldError
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
-}
+func fieldErr(field, format string, args ...any) error { return config.FieldErrorf(field, format, args...) }
 
 // Validate is the one validation of an operation: every option does what its
 // name says for every variant, or the operation is refused with the reason.

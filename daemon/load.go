@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -118,19 +117,7 @@ func compileOperations(cfgs []config.Rule) (map[string]batch.Operation, config.P
 }
 
 func operationProblems(r *config.Rule, err error) config.Problems {
-	//nolint:errorlint // walks the joined errors themselves
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out config.Problems
-		for _, inner := range joined.Unwrap() {
-			out = append(out, operationProblems(r, inner)...)
-		}
-		return out
-	}
-	var fieldErr *batch.FieldError
-	if errors.As(err, &fieldErr) {
-		return config.Problems{r.Errorf(fieldErr.Field, "%v", fieldErr.Err)}
-	}
-	return config.Problems{r.Errorf("", "%v", err)}
+	return config.SplitErrors(err, "", func(field, message string) config.Problem { return r.Errorf(field, "%s", message) })
 }
 
 // buildHTTPSources builds each HTTP trigger without errors so far, then
@@ -172,25 +159,9 @@ func mount(mux *http.ServeMux, src *triggers.HTTPSource) (err error) {
 }
 
 // triggerProblems splits a trigger error into problems, each about the
-// field a *triggers.FieldError names (http.webhook.id), else field.
+// field a *config.FieldError names (http.webhook.id), else field.
 func triggerProblems(t *config.Trigger, field string, err error) config.Problems {
-	// The source wraps its errors with the trigger's name, which the
-	// problem's owner already says; look through to the joined ones.
-	for wrapped := err; wrapped != nil; wrapped = errors.Unwrap(wrapped) {
-		//nolint:errorlint // walks the joined errors themselves, one level at a time
-		if joined, ok := wrapped.(interface{ Unwrap() []error }); ok {
-			var out config.Problems
-			for _, inner := range joined.Unwrap() {
-				out = append(out, triggerProblems(t, field, inner)...)
-			}
-			return out
-		}
-	}
-	var fieldErr *triggers.FieldError
-	if errors.As(err, &fieldErr) {
-		return config.Problems{t.Errorf(fieldErr.Field, "%v", fieldErr.Err)}
-	}
-	return config.Problems{t.Errorf(field, "%v", err)}
+	return config.SplitErrors(err, field, func(field, message string) config.Problem { return t.Errorf(field, "%s", message) })
 }
 
 // readAPIKey takes the key from a file when one is configured, else from the

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"os"
 
@@ -62,24 +61,11 @@ func checkNATSTLS(cfg config.NATSTLS) error {
 }
 
 // fieldProblems turns a secret error into problems at the field a
-// *triggers.FieldError names, else at field.
+// *config.FieldError names, else at field.
 func fieldProblems(cfg *config.Config, field string, err error) config.Problems {
-	if err == nil {
-		return nil
-	}
-	//nolint:errorlint // walks the joined errors themselves
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out config.Problems
-		for _, inner := range joined.Unwrap() {
-			out = append(out, fieldProblems(cfg, field, inner)...)
-		}
-		return out
-	}
-	var fieldErr *triggers.FieldError
-	if errors.As(err, &fieldErr) {
-		return config.Problems{{Line: cfg.Line(fieldErr.Field), Field: fieldErr.Field, Message: fieldErr.Err.Error()}}
-	}
-	return config.Problems{{Line: cfg.Line(field), Field: field, Message: err.Error()}}
+	return config.SplitErrors(err, field, func(field, message string) config.Problem {
+		return config.Problem{Line: cfg.Line(field), Field: field, Message: message}
+	})
 }
 
 // secretFileWarnings warns about each secret file that its group or other

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/batchwire/batchwire/config"
 )
 
 // signalInput is a compiled signal input. When the input holds no
@@ -54,7 +56,7 @@ func compileInput(value any) (*signalInput, error) {
 	in := &signalInput{root: root}
 	if !root.hasPlaceholders() {
 		if in.static, err = in.encode(nil); err != nil {
-			return nil, &fieldError{field: "signal.input", err: err}
+			return nil, &config.FieldError{Field: "signal.input", Err: err}
 		}
 	}
 	return in, nil
@@ -105,11 +107,11 @@ func compileNode(value any, path string) (inputNode, error) {
 		return constNode{value: v}, nil
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, &fieldError{field: path, err: fmt.Errorf("number %v has no JSON form", v)}
+			return nil, &config.FieldError{Field: path, Err: fmt.Errorf("number %v has no JSON form", v)}
 		}
 		return constNode{value: v}, nil
 	}
-	return nil, &fieldError{field: path, err: fmt.Errorf("a value of Go type %T is not JSON-shaped", value)}
+	return nil, &config.FieldError{Field: path, Err: fmt.Errorf("a value of Go type %T is not JSON-shaped", value)}
 }
 
 func compileStringNode(text string, path string) (inputNode, error) {
@@ -118,7 +120,7 @@ func compileStringNode(text string, path string) (inputNode, error) {
 	}
 	tmpl, err := compileTemplate(text)
 	if err != nil {
-		return nil, &fieldError{field: path, err: err}
+		return nil, &config.FieldError{Field: path, Err: err}
 	}
 	if place, ok := tmpl.single(); ok {
 		return valueNode{path: path, place: place}, nil

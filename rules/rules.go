@@ -141,35 +141,12 @@ func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
 	return rule, problems
 }
 
-// fieldError is a compile error about one place inside a field of a rule,
-// such as signal.input.tenant.
-type fieldError struct {
-	field string
-	err   error
-}
-
-func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
-func (e *fieldError) Unwrap() error { return e.err }
-
 // fieldProblems splits joined errors into one problem each, about field or
-// the place a *fieldError names.
+// the place a *config.FieldError names (signal.input.tenant).
 func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
-	if err == nil {
-		return nil
-	}
-	//nolint:errorlint // walks the joined errors themselves, one level at a time
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out config.Problems
-		for _, inner := range joined.Unwrap() {
-			out = append(out, fieldProblems(cfg, field, inner)...)
-		}
-		return out
-	}
-	//nolint:errorlint // as above
-	if fe, ok := err.(*fieldError); ok {
-		return fieldProblems(cfg, fe.field, fe.err)
-	}
-	return config.Problems{cfg.Errorf(field, "%s", err.Error())}
+	return config.SplitErrors(err, field, func(field, message string) config.Problem {
+		return cfg.Errorf(field, "%s", message)
+	})
 }
 
 // compileWhen rejects an expression whose type is known not to be bool;

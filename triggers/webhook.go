@@ -78,20 +78,9 @@ type webhook struct {
 
 // FieldError is an error about one field of a trigger, such as
 // http.webhook.id, so that the loader can say where it stands.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = config.FieldError
 
-// Error reads "field: cause".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// Unwrap returns the cause.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-func fieldErrorf(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
-}
+var fieldErrorf = config.FieldErrorf
 
 // newWebhook compiles the mapping and loads the signing secret. Its errors
 // are *FieldError, joined when there are several.
