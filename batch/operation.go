@@ -120,7 +120,9 @@ func Reset(opts ResetOptions) Operation { return Operation{Kind: KindReset, Rese
 // configuration's spelling (reset.build_id), so each caller can say where.
 type FieldError = config.FieldError
 
-func fieldErr(field, format string, args ...any) error { return config.FieldErrorf(field, format, args...) }
+func fieldErr(field, format string, args ...any) error {
+	return config.FieldErrorf(field, format, args...)
+}
 
 // Validate is the one validation of an operation: every option does what its
 // name says for every variant, or the operation is refused with the reason.
