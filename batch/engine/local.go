@@ -13,10 +13,6 @@ import (
 // report, which is most of a small job's time on the server (BENCHMARKS.md).
 const localApplyMax = 100
 
-// localApplyVersion marks the jobs that may apply a page locally; runs started
-// before it replay their ApplyPage activities as they were.
-const localApplyVersion = "local-apply"
-
 // appliesLocally says whether a page of n executions is applied as a local
 // activity. A local activity has no heartbeat: when the worker dies, the whole
 // page runs again on the next one, with the same executions (the page was
@@ -26,11 +22,8 @@ const localApplyVersion = "local-apply"
 // run closed by this job, and a dry run changes nothing. Resets, deletes and
 // the option updates keep the heartbeated activity, which resumes where the
 // last heartbeat left off.
-func (j *jobState) appliesLocally(ctx workflow.Context, n int) bool {
-	if n == 0 || n > localApplyMax || !repeatSafe(j.spec) {
-		return false
-	}
-	return workflow.GetVersion(ctx, localApplyVersion, workflow.DefaultVersion, 1) == 1
+func (j *jobState) appliesLocally(n int) bool {
+	return j.cp.LocalApply && n > 0 && n <= localApplyMax && repeatSafe(j.spec)
 }
 
 func repeatSafe(spec Spec) bool {

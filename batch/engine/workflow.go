@@ -65,7 +65,7 @@ func (j *jobState) runPage(ctx workflow.Context) error {
 	}
 	j.cp.Total += int64(len(page.Executions))
 	var outcomes []outcome
-	if j.appliesLocally(ctx, len(page.Executions)) {
+	if j.appliesLocally(len(page.Executions)) {
 		outcomes, err = j.applyLocally(ctx, page.Executions)
 	} else {
 		outcomes, err = j.applyPage(ctx, page.Executions)
