@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -13,6 +14,12 @@ import (
 // report, which is most of a small job's time on the server (BENCHMARKS.md).
 const localApplyMax = 100
 
+// localApplyTime bounds how long a local page may take at the job's rate: a
+// local activity reports no progress until it ends and a stop waits for it,
+// so a paced job keeps the heartbeated activity, whose progress is seen and
+// which a stop cuts short.
+const localApplyTime = time.Second
+
 // appliesLocally says whether a page of n executions is applied as a local
 // activity. A local activity has no heartbeat: when the worker dies, the whole
 // page runs again on the next one, with the same executions (the page was
@@ -23,7 +30,8 @@ const localApplyMax = 100
 // the option updates keep the heartbeated activity, which resumes where the
 // last heartbeat left off.
 func (j *jobState) appliesLocally(n int) bool {
-	return j.cp.LocalApply && n > 0 && n <= localApplyMax && repeatSafe(j.spec)
+	paced := j.spec.RPS > 0 && float64(n)/j.spec.RPS > localApplyTime.Seconds()
+	return j.cp.LocalApply && n > 0 && n <= localApplyMax && !paced && repeatSafe(j.spec)
 }
 
 func repeatSafe(spec Spec) bool {
