@@ -73,7 +73,7 @@ func benchFanOut(b *testing.B, n int) {
 		defer w.Stop()
 		for i := 0; b.Loop(); i++ {
 			start := time.Now()
-			spec := engine.Spec{JobID: fmt.Sprintf("%s-client-%d", prefix, i), Namespace: ns, Query: query,
+			spec := engine.Spec{JobID: fmt.Sprintf("%s-client-%d-%d", prefix, time.Now().UnixNano(), i), Namespace: ns, Query: query,
 				Reason: "bench", Operation: batch.Signal("poke", nil), Concurrency: fanOutConcurrency}
 			if err := engine.Start(context.Background(), sdk, spec); err != nil {
 				b.Fatal(err)
@@ -92,7 +92,7 @@ func benchFanOut(b *testing.B, n int) {
 		l := newLauncher(b, dialBatch(b, ns), rec, 0)
 		for i := 0; b.Loop(); i++ {
 			start := time.Now()
-			jobID := fmt.Sprintf("%s-server-%d", prefix, i)
+			jobID := fmt.Sprintf("%s-server-%d-%d", prefix, time.Now().UnixNano(), i)
 			if outcome, err := l.Launch(context.Background(), signalJob(jobID, ns, query), batch.EngineServer); outcome != batch.OutcomeLaunched {
 				b.Fatalf("launch: %s %v", outcome, err)
 			}
