@@ -21,7 +21,7 @@ const (
 	DefaultAutoClientMax = config.DefaultAutoClientMax
 	// DefaultClientConcurrency is how many executions a client job works on at once.
 	DefaultClientConcurrency = config.DefaultClientConcurrency
-	// DefaultClientRPS caps a client job's operations per second.
+	// DefaultClientRPS caps a client job's operations per second; 0 is no cap.
 	DefaultClientRPS = config.DefaultClientRPS
 )
 

@@ -50,6 +50,13 @@ type ClientEngine interface {
 	Stop(ctx context.Context, job Job, reason string) error
 }
 
+// EndWaiter is a ClientEngine that can also wait for a job to end. The
+// launcher then learns of the end at once instead of at its next poll, so a
+// small job is reported done milliseconds after it is.
+type EndWaiter interface {
+	WaitEnded(ctx context.Context, job Job) error
+}
+
 // LauncherOptions tune polling and retries.
 type LauncherOptions struct {
 	PollInterval time.Duration
@@ -189,11 +196,13 @@ func (l *Launcher) drain(ns string, q *queue) {
 	}
 }
 
-// tracker describes, identifies and stops jobs of one engine.
+// tracker describes, identifies and stops jobs of one engine; ended, when
+// set, returns a channel closed once the job has ended (or waiting failed).
 type tracker struct {
 	describe func(Job) (Progress, error)
 	identify func(Job) (Progress, error)
 	stop     func(Job, string) error
+	ended    func(context.Context, Job) <-chan struct{}
 }
 
 func (l *Launcher) serverTracker() tracker {
@@ -206,11 +215,24 @@ func (l *Launcher) serverTracker() tracker {
 
 func (l *Launcher) clientTracker() tracker {
 	describe := func(j Job) (Progress, error) { return l.opts.Client.Describe(l.ctx, j) }
-	return tracker{
+	t := tracker{
 		describe: describe,
 		identify: describe,
 		stop:     func(j Job, reason string) error { return l.opts.Client.Stop(l.ctx, j, reason) },
 	}
+	if waiter, ok := l.opts.Client.(EndWaiter); ok {
+		t.ended = func(ctx context.Context, j Job) <-chan struct{} {
+			ch := make(chan struct{})
+			go func() {
+				defer close(ch)
+				if err := waiter.WaitEnded(ctx, j); err != nil && ctx.Err() == nil {
+					l.opts.Logger.Debug("wait for batch job end", "job_id", j.ID, "err", err)
+				}
+			}()
+			return ch
+		}
+	}
+	return t
 }
 
 // follow describes the job until it ends, keeping the last non-zero counts
@@ -222,6 +244,12 @@ func (l *Launcher) follow(job Job, t tracker) {
 	moved := time.Now()
 	ticker := time.NewTicker(l.opts.PollInterval)
 	defer ticker.Stop()
+	var ended <-chan struct{}
+	if t.ended != nil {
+		ctx, cancel := context.WithCancel(l.ctx)
+		defer cancel()
+		ended = t.ended(ctx, job)
+	}
 	for {
 		p, err := t.describe(job)
 		if err == nil {
@@ -245,6 +273,8 @@ func (l *Launcher) follow(job Job, t tracker) {
 		case <-l.ctx.Done():
 			return
 		case <-ticker.C:
+		case <-ended:
+			ended = nil // once: a nil channel never fires again
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 // Each test that launches batch jobs takes its own namespace: the server runs
 // one batch operation per namespace at a time.
-var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-guards", "launch-ops"}
+var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-guards", "launch-ops", "fan-out"}
 
 var temporalHostPort string
 

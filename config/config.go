@@ -29,7 +29,10 @@ const (
 	// (batch re-exports them).
 	DefaultAutoClientMax     = 100
 	DefaultClientConcurrency = 8
-	DefaultClientRPS         = 50
+	// DefaultClientRPS 0 puts no rate cap on a client job: its concurrency
+	// bounds it, so a fan-out runs at the speed of the server (measured in
+	// BENCHMARKS.md, where a cap of 50/s made the engine the bottleneck).
+	DefaultClientRPS = 0
 	// Bounds on what one trigger takes at a time: events in flight, alerts
 	// per Alertmanager request, events per CloudEvents batch.
 	DefaultMaxInFlight    = 64
@@ -174,7 +177,8 @@ type Launch struct {
 	// AutoClientMax is the largest preflight count for which engine "auto"
 	// picks the client-side engine; larger jobs go to the server batcher.
 	AutoClientMax int64 `yaml:"auto_client_max"`
-	// ClientConcurrency and ClientRPS bound the client-side engine per job.
+	// ClientConcurrency and ClientRPS bound the client-side engine per job;
+	// ClientRPS 0 (the default) is no rate cap.
 	ClientConcurrency int     `yaml:"client_concurrency"`
 	ClientRPS         float64 `yaml:"client_rps"`
 	// MaxFailureRatio is the circuit breaker: a running job whose failed share

@@ -61,9 +61,6 @@ func (l *Launch) applyDefaults() {
 	if l.MinOpsForRatio == 0 {
 		l.MinOpsForRatio = 10
 	}
-	if l.ClientRPS == 0 {
-		l.ClientRPS = DefaultClientRPS
-	}
 }
 
 func (a *Audit) applyDefaults() {

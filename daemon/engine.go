@@ -43,6 +43,10 @@ func (e engineAdapter) Describe(ctx context.Context, job batch.Job) (batch.Progr
 	return engine.Describe(ctx, e.c, job.ID)
 }
 
+func (e engineAdapter) WaitEnded(ctx context.Context, job batch.Job) error {
+	return engine.WaitEnded(ctx, e.c, job.ID)
+}
+
 func (e engineAdapter) Stop(ctx context.Context, job batch.Job, reason string) error {
 	return engine.Stop(ctx, e.c, job.ID, reason)
 }

@@ -22,7 +22,7 @@ import (
 
 // Namespaces created at dev server start; a test that launches batch jobs
 // takes its own, because the server runs one batch job per namespace.
-var testNamespaces = []string{"e2e-broadcast", "e2e-misc", "e2e-cooldown", "e2e-rate", "e2e-pause", "e2e-shadow", "e2e-burst", "e2e-deploy", "e2e-alerts", "e2e-webhooks", "e2e-versioning", "e2e-outage"}
+var testNamespaces = []string{"e2e-broadcast", "e2e-misc", "e2e-cooldown", "e2e-rate", "e2e-pause", "e2e-shadow", "e2e-burst", "e2e-deploy", "e2e-alerts", "e2e-webhooks", "e2e-versioning", "e2e-outage", "e2e-effect"}
 
 // temporalHostPort is the dev server every test in this package shares.
 var temporalHostPort string

@@ -191,7 +191,7 @@ func (r *pageRun) dispatch(ctx context.Context, stop <-chan struct{}, spec Spec,
 	gate, closeGate := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { r.keepAlive(gate, closeGate, stop) })
-	limiter := rate.NewLimiter(rate.Limit(spec.RPS), 1)
+	limiter := rate.NewLimiter(limitOf(spec.RPS), 1)
 	slots := make(chan struct{}, spec.Concurrency)
 	var workers sync.WaitGroup
 	for i, exec := range r.execs {
@@ -238,6 +238,14 @@ func (r *pageRun) keepAlive(gate context.Context, closeGate func(), stop <-chan 
 			r.beat()
 		}
 	}
+}
+
+// limitOf is the limiter's rate for a spec's RPS, where 0 is no cap.
+func limitOf(rps float64) rate.Limit {
+	if rps <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(rps)
 }
 
 // acquire takes a concurrency slot and a rate token, or reports that the gate closed.

@@ -50,10 +50,22 @@ func NewWorker(c client.Client, opts ...worker.Options) worker.Worker {
 // Start launches the job as an engine workflow whose id is the job id. A job
 // id used before, running or closed, fails with batch.ErrAlreadyStarted: that
 // is the idempotency signal, as for server jobs.
+//
+// Start lists the first page itself and hands it to the workflow in its
+// input: the selection is then recorded before anything is applied, and a
+// small job runs in the workflow's first task. The start is eager: when this
+// client's process runs the engine worker (the daemon does), the server hands
+// that first task back in its answer instead of through the task queue.
+// When the listing fails, the job starts without it and its workflow lists
+// (and fails on a query the server cannot run, as a job that can be described).
 func Start(ctx context.Context, c client.Client, spec Spec) error {
 	spec = spec.withDefaults()
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("client batch job %q: %w", spec.JobID, err)
+	}
+	cp := Checkpoint{LocalApply: true}
+	if first, err := listPage(ctx, c.WorkflowService(), PageRequest{Spec: spec}); err == nil {
+		cp.Listed = &first
 	}
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       spec.JobID,
@@ -61,7 +73,8 @@ func Start(ctx context.Context, c client.Client, spec Spec) error {
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, WorkflowName, spec, Checkpoint{})
+		EnableEagerStart:                         true,
+	}, WorkflowName, spec, cp)
 	var exists *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &exists) {
 		return fmt.Errorf("start client batch job %q: %w", spec.JobID, batch.ErrAlreadyStarted)
@@ -88,6 +101,20 @@ func Stop(ctx context.Context, c client.Client, jobID, reason string) error {
 	}
 	if err := c.CancelWorkflow(ctx, jobID, ""); err != nil {
 		return fmt.Errorf("stop client batch job %q: cancel: %w", jobID, err)
+	}
+	return nil
+}
+
+// WaitEnded returns once the job has ended, however it ended (following its
+// continue-as-new runs), or with ctx's error.
+func WaitEnded(ctx context.Context, c client.Client, jobID string) error {
+	err := c.GetWorkflow(ctx, jobID, "").Get(ctx, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("wait for client batch job %q: %w", jobID, batch.ErrNotFound)
 	}
 	return nil
 }

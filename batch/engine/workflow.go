@@ -59,6 +59,33 @@ type jobState struct {
 }
 
 func (j *jobState) runPage(ctx workflow.Context) error {
+	page, err := j.nextPage(ctx)
+	if err != nil {
+		return err
+	}
+	j.cp.Total += int64(len(page.Executions))
+	var outcomes []outcome
+	if j.appliesLocally(len(page.Executions)) {
+		outcomes, err = j.applyLocally(ctx, page.Executions)
+	} else {
+		outcomes, err = j.applyPage(ctx, page.Executions)
+	}
+	j.count(outcomes)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	j.cp.PageToken, j.cp.Done = page.NextToken, len(page.NextToken) == 0
+	return nil
+}
+
+// nextPage is the page Start listed, the first time, and then the next one
+// from ListPage.
+func (j *jobState) nextPage(ctx workflow.Context) (Page, error) {
+	if j.cp.Listed != nil {
+		page := *j.cp.Listed
+		j.cp.Listed = nil
+		return page, nil
+	}
 	var page Page
 	listCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
@@ -66,16 +93,9 @@ func (j *jobState) runPage(ctx workflow.Context) error {
 	})
 	req := PageRequest{Spec: j.spec, Token: j.cp.PageToken, StartedAt: j.cp.StartedAt}
 	if err := workflow.ExecuteActivity(listCtx, ListPageActivity, req).Get(ctx, &page); err != nil {
-		return fmt.Errorf("list page: %w", err)
+		return Page{}, fmt.Errorf("list page: %w", err)
 	}
-	j.cp.Total += int64(len(page.Executions))
-	outcomes, err := j.applyPage(ctx, page.Executions)
-	j.count(outcomes)
-	if err != nil || ctx.Err() != nil {
-		return err
-	}
-	j.cp.PageToken, j.cp.Done = page.NextToken, len(page.NextToken) == 0
-	return nil
+	return page, nil
 }
 
 // applyPage runs ApplyPage until every execution has an outcome. The
@@ -197,6 +217,9 @@ func retryPolicy() *temporal.RetryPolicy {
 
 // applyTimeout leaves a page three times the time its rate limit needs, plus slack.
 func applyTimeout(spec Spec, n int) time.Duration {
+	if spec.RPS <= 0 {
+		return 5 * time.Minute
+	}
 	perExec := time.Duration(float64(time.Second) / spec.RPS)
 	return 3*time.Duration(n)*perExec + 5*time.Minute
 }
