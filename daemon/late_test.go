@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,9 +73,9 @@ func TestShutdownWhileWaitingForTemporal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	require.Eventually(t, func() bool { return d.HTTPAddr() != "" && d.notReady() != "not running" },
-		10*time.Second, 10*time.Millisecond)
-	require.Contains(t, d.notReady(), "waiting for Temporal")
+	// NATS answers at once; the daemon then waits for Temporal, which never comes.
+	require.Eventually(t, func() bool { return d.HTTPAddr() != "" && strings.Contains(d.notReady(), "waiting for Temporal") },
+		10*time.Second, 10*time.Millisecond, "not waiting for Temporal: %s", d.notReady())
 	cancel()
 	select {
 	case err := <-done:
