@@ -52,8 +52,7 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 // for its namespace's slot, which must not hold up the other rules), then
 // records and settles.
 func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveState, evals []rules.Evaluation, now time.Time) {
-	log := d.log.With("trigger", dl.Trigger, "event_id", dl.Event.ID(), "event_source", dl.Event.Source(), "event_type", dl.Event.Type())
-	stop := keepInProgress(dl, log)
+	stop := keepInProgress(dl, d.log)
 	defer stop()
 	decisions := make([]admit.Decision, len(evals))
 	var wg sync.WaitGroup
@@ -80,7 +79,7 @@ func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveSta
 			retry = max(retry, wait)
 		}
 	}
-	d.settle(dl, log, retry, cause)
+	d.settle(dl, retry, cause)
 }
 
 // record counts and audits one decision: the only place either happens. A
@@ -100,7 +99,7 @@ func (d *Daemon) record(ctx context.Context, dl triggers.Delivery, dec admit.Dec
 }
 
 // settle acks the delivery, or naks it after retry when cause is set.
-func (d *Daemon) settle(dl triggers.Delivery, log *slog.Logger, retry time.Duration, cause error) {
+func (d *Daemon) settle(dl triggers.Delivery, retry time.Duration, cause error) {
 	var err error
 	if cause != nil {
 		err = dl.Nak(retry, cause)
@@ -108,7 +107,7 @@ func (d *Daemon) settle(dl triggers.Delivery, log *slog.Logger, retry time.Durat
 		err = dl.Ack()
 	}
 	if err != nil {
-		log.Warn("settle delivery", "err", err)
+		d.log.Warn("settle delivery", "trigger", dl.Trigger, "event_id", dl.Event.ID(), "err", err)
 	}
 }
 
@@ -144,7 +143,7 @@ func keepInProgress(dl triggers.Delivery, log *slog.Logger) (stop func()) {
 				return
 			case <-ticker.C:
 				if err := dl.InProgress(); err != nil {
-					log.Warn("could not extend the ack deadline", "err", err)
+					log.Warn("could not extend the ack deadline", "trigger", dl.Trigger, "event_id", dl.Event.ID(), "err", err)
 				}
 			}
 		}
