@@ -52,7 +52,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 })
 
 // compileExpr parses, type-checks and plans one expression.
-func compileExpr(expr string) (program, *cel.Type, error) {
+func compileExpr(expr string) (program, *cel.Ast, error) {
 	env, err := celEnv()
 	if err != nil {
 		return program{}, nil, fmt.Errorf("build CEL environment: %w", err)
@@ -74,7 +74,7 @@ func compileExpr(expr string) (program, *cel.Type, error) {
 	if err != nil {
 		return program{}, nil, fmt.Errorf("plan: %w", err)
 	}
-	return program{prg: prg, folds: folds}, ast.OutputType(), nil
+	return program{prg: prg, folds: folds}, ast, nil
 }
 
 // activation holds one event's variables. It is built once per Evaluate call

@@ -111,16 +111,3 @@ func stringList(elems []ast.Expr) []string {
 	}
 	return out
 }
-
-// whenTypes parses a `when` expression for the event types it requires.
-func whenTypes(expr string) []string {
-	env, err := celEnv()
-	if err != nil {
-		return nil
-	}
-	parsed, issues := env.Parse(expr)
-	if issues != nil && issues.Err() != nil {
-		return nil
-	}
-	return requiredTypes(parsed.NativeRep().Expr())
-}

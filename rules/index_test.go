@@ -10,6 +10,14 @@ import (
 	"github.com/batchwire/batchwire/config"
 )
 
+// whenTypes compiles a when expression for the event types it requires.
+func whenTypes(t *testing.T, expr string) []string {
+	t.Helper()
+	_, types, err := compileWhen(expr)
+	require.NoError(t, err, expr)
+	return types
+}
+
 func TestWhenTypes(t *testing.T) {
 	tests := map[string][]string{
 		`event.type == "a"`:                {"a"},
@@ -26,7 +34,7 @@ func TestWhenTypes(t *testing.T) {
 		`true`:                                                      nil,
 	}
 	for expr, want := range tests {
-		require.Equal(t, want, whenTypes(expr), expr)
+		require.Equal(t, want, whenTypes(t, expr), expr)
 	}
 }
 

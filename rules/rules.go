@@ -124,11 +124,8 @@ func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
 	}
 	var problems config.Problems
 	var err error
-	rule.when, err = compileWhen(cfg.When)
+	rule.when, rule.types, err = compileWhen(cfg.When)
 	problems = append(problems, fieldProblems(cfg, "when", err)...)
-	if err == nil {
-		rule.types = whenTypes(cfg.When)
-	}
 	rule.query, err = compileQuery(cfg.Query)
 	problems = append(problems, fieldProblems(cfg, "query", err)...)
 	rule.reason, err = compileTemplate(cfg.Reason)
@@ -151,18 +148,18 @@ func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
 
 // compileWhen rejects an expression whose type is known not to be bool;
 // a dyn result is checked again at evaluation.
-func compileWhen(expr string) (program, error) {
+func compileWhen(expr string) (program, []string, error) {
 	if strings.TrimSpace(expr) == "" {
-		return program{}, errors.New(`empty expression (use "true" to match every event)`)
+		return program{}, nil, errors.New(`empty expression (use "true" to match every event)`)
 	}
-	prg, outType, err := compileExpr(expr)
+	prg, checked, err := compileExpr(expr)
 	if err != nil {
-		return program{}, err
+		return program{}, nil, err
 	}
-	if !outType.IsAssignableType(cel.BoolType) && !outType.IsExactType(cel.DynType) {
-		return program{}, fmt.Errorf("must be a bool expression, is %s", outType)
+	if out := checked.OutputType(); !out.IsAssignableType(cel.BoolType) && !out.IsExactType(cel.DynType) {
+		return program{}, nil, fmt.Errorf("must be a bool expression, is %s", out)
 	}
-	return prg, nil
+	return prg, requiredTypes(checked.NativeRep().Expr()), nil
 }
 
 func copyRule(cfg *config.Rule) config.Rule {
