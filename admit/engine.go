@@ -6,13 +6,18 @@ import (
 	"github.com/batchwire/batchwire/batch"
 )
 
-// engine picks where the job runs, with the one choice the CLI makes too.
-type engine struct{ autoClientMax int64 }
+// engine picks where the job runs, with the one choice the CLI makes too;
+// the daemon alone has the direct engine, for small repeat-safe jobs that
+// engine auto sends to the client engine (batch.Direct).
+type engine struct{ autoClientMax, directMax int64 }
 
 func (e engine) Admit(_ context.Context, in *Input, d *Decision) bool {
 	chosen, err := batch.ChooseEngine(in.Eval.Rule.Config.Engine, d.Job.Op, d.Count, e.autoClientMax)
 	if err != nil {
 		return d.stop(StageEngine, Error, "", err)
+	}
+	if chosen == batch.EngineClient && batch.Direct(in.Eval.Rule.Config.Engine, d.Job, d.Count, e.directMax) {
+		chosen = batch.EngineDirect
 	}
 	d.Engine = chosen
 	return true

@@ -57,7 +57,7 @@ type Decision struct {
 	// consistent, so it is approximate.
 	Count   int64
 	Counted bool
-	// Engine is where the job runs (or would): server or client.
+	// Engine is where the job runs (or would): server, client or direct.
 	Engine string
 
 	// undo runs when the decision ends in an error or launches nothing
@@ -105,6 +105,9 @@ type Options struct {
 	Starter Starter
 	// AutoClientMax is engine auto's threshold (batch.ChooseEngine).
 	AutoClientMax int64
+	// DirectMax is the direct engine's threshold (batch.Direct); 0 or less
+	// when the direct engine is off.
+	DirectMax int64
 }
 
 // Pipeline runs the stages in order. Guard state (cooldown windows, rate
@@ -118,17 +121,17 @@ type Pipeline struct {
 func New(opts Options) *Pipeline {
 	cd := newCooldown()
 	return &Pipeline{cooldown: cd, stages: []Stage{
-		match{},                    // match.go: the when expression and the rendering
-		lint{},                     // lint.go: the rendered query's scope
-		paused{},                   // paused.go: launch.paused
-		cd,                         // cooldown.go: guards.cooldown
-		newRate(),                  // rate.go: guards.rate
-		count{opts.Counter},        // count.go: the job, and CountWorkflowExecutions
-		noTargets{},                // no_targets.go: nothing to launch for a count of 0
-		maxWorkflows{},             // max_workflows.go: guards.max_workflows
-		dryRun{},                   // dry_run.go: guards.dry_run
-		engine{opts.AutoClientMax}, // engine.go: server or client (batch.ChooseEngine)
-		launch{opts.Starter},       // launch.go: start the job
+		match{},             // match.go: the when expression and the rendering
+		lint{},              // lint.go: the rendered query's scope
+		paused{},            // paused.go: launch.paused
+		cd,                  // cooldown.go: guards.cooldown
+		newRate(),           // rate.go: guards.rate
+		count{opts.Counter}, // count.go: the job, and CountWorkflowExecutions
+		noTargets{},         // no_targets.go: nothing to launch for a count of 0
+		maxWorkflows{},      // max_workflows.go: guards.max_workflows
+		dryRun{},            // dry_run.go: guards.dry_run
+		engine{opts.AutoClientMax, opts.DirectMax}, // engine.go: server, client or direct
+		launch{opts.Starter},                       // launch.go: start the job
 	}}
 }
 

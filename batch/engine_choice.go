@@ -11,6 +11,11 @@ const (
 	EngineServer = "server"
 	EngineClient = "client"
 	EngineAuto   = "auto"
+	// EngineDirect is chosen by the daemon's engine auto only, never asked
+	// for: a small job of a repeat-safe operation applied by the daemon
+	// itself, with its selection recorded before anything is applied (see
+	// DirectEngine).
+	EngineDirect = "direct"
 )
 
 // Defaults for the engine choice and the client engine, used by the daemon,
@@ -23,6 +28,9 @@ const (
 	DefaultClientConcurrency = config.DefaultClientConcurrency
 	// DefaultClientRPS caps a client job's operations per second; 0 is no cap.
 	DefaultClientRPS = config.DefaultClientRPS
+	// DefaultDirectMax is the largest preflight count that the daemon's
+	// engine auto applies directly.
+	DefaultDirectMax = config.DefaultDirectMax
 )
 
 // CheckEngine refuses a requested engine that cannot run op: the server
@@ -57,4 +65,15 @@ func ChooseEngine(requested string, op Operation, count, autoClientMax int64) (s
 		return EngineClient, nil
 	}
 	return EngineServer, nil
+}
+
+// Direct says whether a job that engine auto sends to the client engine may
+// run on the direct engine instead: the daemon offers one (directMax > 0),
+// the count is at most directMax, and the operation is repeat-safe, since a
+// direct job that a crash interrupts runs again from its recorded selection.
+// A rate on the job keeps it on the client engine, whose progress is seen
+// while it is paced.
+func Direct(requested string, job Job, count, directMax int64) bool {
+	return (requested == EngineAuto || requested == "") && directMax > 0 && count <= directMax &&
+		job.Op.RepeatSafe() && job.MaxOpsPerSecond == 0
 }

@@ -57,6 +57,17 @@ type EndWaiter interface {
 	WaitEnded(ctx context.Context, job Job) error
 }
 
+// DirectEngine applies small jobs of repeat-safe operations in this process
+// (engine.Direct): Run returns once the job has ended.
+type DirectEngine interface {
+	// Run applies job. A job id with a record of another or an ended job is
+	// ErrAlreadyStarted with that job's progress; a job it does not take is
+	// ErrNotDirect.
+	Run(ctx context.Context, job Job) (Progress, error)
+	// Unfinished lists the jobs a stop interrupted, for Run to resume.
+	Unfinished(ctx context.Context) ([]Job, error)
+}
+
 // LauncherOptions tune polling and retries.
 type LauncherOptions struct {
 	PollInterval time.Duration
@@ -71,6 +82,9 @@ type LauncherOptions struct {
 	MinOpsForRatio  int64
 	// Client runs client-engine jobs; nil means only the server batcher is available.
 	Client ClientEngine
+	// Direct runs jobs engine auto chose for the direct engine; nil sends
+	// them to Client.
+	Direct DirectEngine
 	// RetryBudget bounds how long one call is retried on transient errors
 	// before the decision fails with ErrUnavailable; 0 retries until shutdown.
 	RetryBudget time.Duration
@@ -137,8 +151,11 @@ func (l *Launcher) Launch(ctx context.Context, job Job, engine string) (string, 
 	if err := job.Validate(); err != nil {
 		return "", fmt.Errorf("batch job %q: %w", job.ID, err)
 	}
-	if engine == EngineClient {
+	switch engine {
+	case EngineClient:
 		return l.launchClient(ctx, job)
+	case EngineDirect:
+		return l.launchDirect(ctx, job)
 	}
 	item := queued{job: job, done: make(chan launched, 1)}
 	l.enqueue(item)

@@ -207,6 +207,19 @@ func (r *ResetOptions) validate() []error {
 	return errs
 }
 
+// RepeatSafe says whether applying the operation to an execution a second
+// time, with the same request id, changes nothing more: the server drops a
+// repeated signal or cancel by its request id, and a repeated terminate finds
+// the run closed already. A job of such an operation may run again from its
+// recorded selection after a crash without keeping per-execution progress.
+func (o Operation) RepeatSafe() bool {
+	switch o.Kind {
+	case KindSignal, KindCancel, KindTerminate:
+		return true
+	}
+	return false
+}
+
 // ClientOnly lists what in the operation the server batcher cannot run, in
 // the configuration's words; empty means the server batcher can run it all.
 func (o Operation) ClientOnly() []string {

@@ -30,6 +30,9 @@ var (
 	// ErrShutdown means the launcher stopped before the decision was made;
 	// the event should be tried again by the next run.
 	ErrShutdown = errors.New("launcher shutting down")
+	// ErrNotDirect means the direct engine does not take the job (too many
+	// executions, its bucket unreachable); the client engine runs it.
+	ErrNotDirect = errors.New("not a job for the direct engine")
 )
 
 // Job is one batch operation to launch.

@@ -50,6 +50,57 @@ func (l *Launcher) launchClient(ctx context.Context, job Job) (string, error) {
 	return outcome, err
 }
 
+// launchDirect applies the job on the direct engine and reports its end
+// before it returns; a job the direct engine does not take goes to the
+// client engine. Transient errors inside the job are retried by the engine
+// until ctx ends.
+func (l *Launcher) launchDirect(ctx context.Context, job Job) (string, error) {
+	if l.opts.Direct == nil {
+		return l.launchClient(ctx, job)
+	}
+	p, err := l.opts.Direct.Run(ctx, job)
+	switch {
+	case errors.Is(err, ErrNotDirect):
+		l.opts.Logger.Debug("direct engine declined the job; the client engine runs it", "job_id", job.ID, "err", err)
+		return l.launchClient(ctx, job)
+	case errors.Is(err, ErrAlreadyStarted):
+		if differs := job.differsFrom(p); differs != "" {
+			return "", fmt.Errorf("batch job %q: %w: %s", job.ID, ErrJobIDTaken, differs)
+		}
+		return OutcomeDuplicateEnded, nil
+	case err != nil:
+		return "", err
+	}
+	l.obs.Progressed(job, p)
+	l.obs.Finished(job, p)
+	return OutcomeLaunched, nil
+}
+
+// ResumeDirect runs again, in the background, the direct jobs a stop
+// interrupted, and reports each one's end.
+func (l *Launcher) ResumeDirect() {
+	if l.opts.Direct == nil {
+		return
+	}
+	l.wg.Go(func() {
+		jobs, err := l.opts.Direct.Unfinished(l.ctx)
+		if err != nil {
+			l.opts.Logger.Warn("cannot list interrupted direct jobs", "err", err)
+			return
+		}
+		for _, job := range jobs {
+			l.opts.Logger.Info("resuming an interrupted direct batch job", "job_id", job.ID, "rule", job.Rule)
+			p, err := l.opts.Direct.Run(l.ctx, job)
+			if err != nil {
+				l.opts.Logger.Warn("resume direct batch job", "job_id", job.ID, "err", err)
+				continue
+			}
+			l.obs.Progressed(job, p)
+			l.obs.Finished(job, p)
+		}
+	})
+}
+
 // launchOutcome turns the start's error into an outcome. A job id that
 // exists is a duplicate only when the existing job is this job; it is
 // followed only while it runs.

@@ -27,7 +27,12 @@ const (
 	// DefaultAutoClientMax, DefaultClientConcurrency and DefaultClientRPS are
 	// the launch defaults the daemon, the CLI and the client engine share
 	// (batch re-exports them).
-	DefaultAutoClientMax     = 100
+	DefaultAutoClientMax = 100
+	// DefaultDirectMax is launch.direct_max's default.
+	DefaultDirectMax = 100
+	// MaxDirectMax bounds launch.direct_max: a direct job's record holds its
+	// whole selection, and its decision holds the event until it has ended.
+	MaxDirectMax             = 1000
 	DefaultClientConcurrency = 8
 	// DefaultClientRPS 0 puts no rate cap on a client job: its concurrency
 	// bounds it, so a fan-out runs at the speed of the server (measured in
@@ -177,6 +182,12 @@ type Launch struct {
 	// AutoClientMax is the largest preflight count for which engine "auto"
 	// picks the client-side engine; larger jobs go to the server batcher.
 	AutoClientMax int64 `yaml:"auto_client_max"`
+	// DirectMax is the largest preflight count for which engine "auto" lets
+	// the daemon apply a signal, cancel or terminate itself (the direct
+	// engine: no job workflow; the selection is recorded in the JetStream
+	// key-value bucket BATCHWIRE_DIRECT first). 0 is the default; -1 turns
+	// the direct engine off.
+	DirectMax int64 `yaml:"direct_max"`
 	// ClientConcurrency and ClientRPS bound the client-side engine per job;
 	// ClientRPS 0 (the default) is no rate cap.
 	ClientConcurrency int     `yaml:"client_concurrency"`

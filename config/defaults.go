@@ -55,6 +55,9 @@ func (l *Launch) applyDefaults() {
 	if l.AutoClientMax == 0 {
 		l.AutoClientMax = DefaultAutoClientMax
 	}
+	if l.DirectMax == 0 {
+		l.DirectMax = DefaultDirectMax
+	}
 	if l.ClientConcurrency == 0 {
 		l.ClientConcurrency = DefaultClientConcurrency
 	}

@@ -19,6 +19,10 @@ func (c *Config) Validate() Problems {
 		problems = append(problems, c.problemf(SeverityError, "launch.max_failure_ratio",
 			"want 0 (off) or a fraction below 1, got %g", r))
 	}
+	if m := c.Launch.DirectMax; m < -1 || m > MaxDirectMax {
+		problems = append(problems, c.problemf(SeverityError, "launch.direct_max",
+			"want -1 (off), 0 (the default, %d) or up to %d, got %d", DefaultDirectMax, MaxDirectMax, m))
+	}
 	if a := c.Audit; a.MaxRecordBytes < MinAuditRecordBytes || a.MaxBytes < int64(a.MaxRecordBytes) {
 		problems = append(problems, c.problemf(SeverityError, "audit",
 			"max_record_bytes must be at least %d and max_bytes at least max_record_bytes, got %d and %d",

@@ -1,12 +1,18 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchwire/batchwire/batch/engine"
 	"github.com/batchwire/batchwire/internal/testenv"
 )
 
@@ -74,4 +80,34 @@ rules:
 	require.Equal(t, float64(events), metricValue(t, reg, "batchwire_batch_jobs_started_total",
 		map[string]string{"rule": "burst", "operation": "signal"}))
 	require.Zero(t, metricValue(t, reg, "batchwire_batch_decisions_total", map[string]string{"rule": "burst", "outcome": "error"}))
+	if engine == "auto" {
+		require.Equal(t, events, directJobsDone(t, natsSrv.ClientURL()), "auto ran every 5-workflow job on the direct engine")
+	}
+}
+
+// directJobsDone counts the ended records in the direct engine's bucket.
+func directJobsDone(t *testing.T, natsURL string) int {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(context.Background(), engine.DirectBucket)
+	require.NoError(t, err)
+	lister, err := kv.ListKeys(context.Background())
+	require.NoError(t, err)
+	done := 0
+	for key := range lister.Keys() {
+		entry, err := kv.Get(context.Background(), key)
+		require.NoError(t, err)
+		var rec struct {
+			Done bool `json:"done"`
+		}
+		require.NoError(t, json.Unmarshal(entry.Value(), &rec))
+		if rec.Done {
+			done++
+		}
+	}
+	return done
 }

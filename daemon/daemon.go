@@ -213,9 +213,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	launchCtx, stopLaunches := context.WithCancel(context.Background())
 	defer stopLaunches()
 	d.audit = newAuditor(ctx, d.cfg.Audit, nc, d.log, d.metrics.auditFailures.Inc)
-	d.launcher = batch.NewLauncher(launchCtx, temporal, d, d.launcherOptions(engine))
+	opts := d.launcherOptions(engine)
+	opts.Direct = d.startDirectEngine(ctx, nc, temporal)
+	directMax := d.cfg.Launch.DirectMax
+	if opts.Direct == nil {
+		directMax = 0
+	}
+	d.launcher = batch.NewLauncher(launchCtx, temporal, d, opts)
 	d.launchCtx = launchCtx
-	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher, AutoClientMax: d.cfg.Launch.AutoClientMax})
+	d.launcher.ResumeDirect()
+	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher,
+		AutoClientMax: d.cfg.Launch.AutoClientMax, DirectMax: directMax})
 	d.metrics.watchCooldown(d.pipeline.CooldownWindows)
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()

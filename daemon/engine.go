@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/batchwire/batchwire/batch"
@@ -24,6 +27,26 @@ func (d *Daemon) startClientEngine(temporal *batch.Client) (batch.ClientEngine, 
 	}
 	adapter := engineAdapter{c: temporal.SDK(), concurrency: d.cfg.Launch.ClientConcurrency, rps: d.cfg.Launch.ClientRPS}
 	return adapter, w.Stop, nil
+}
+
+// startDirectEngine opens the direct engine's bucket, or returns nil (the
+// client engine then takes its jobs) when launch.direct_max turns it off,
+// a client engine was injected, or JetStream cannot keep its records.
+func (d *Daemon) startDirectEngine(ctx context.Context, nc *nats.Conn, temporal *batch.Client) batch.DirectEngine {
+	if d.cfg.Launch.DirectMax <= 0 || d.opts.ClientEngine != nil || nc == nil {
+		return nil
+	}
+	js, err := jetstream.New(nc)
+	var journal jetstream.KeyValue
+	if err == nil {
+		journal, err = engine.OpenDirectJournal(ctx, js)
+	}
+	if err != nil {
+		d.log.Warn("direct engine off: its records need JetStream; small jobs run on the client engine", "err", err)
+		return nil
+	}
+	return &engine.Direct{Client: temporal.SDK(), Journal: journal, Max: int(d.cfg.Launch.DirectMax),
+		Concurrency: d.cfg.Launch.ClientConcurrency, Logger: d.log}
 }
 
 // engineAdapter gives the launcher the engine package's functions.

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/batchwire/batchwire/batch"
 )
 
 // localApplyMax is the largest page applied as a local activity: one
@@ -35,14 +33,7 @@ func (j *jobState) appliesLocally(n int) bool {
 }
 
 func repeatSafe(spec Spec) bool {
-	if spec.DryRun {
-		return true
-	}
-	switch spec.Operation.Kind {
-	case batch.KindSignal, batch.KindCancel, batch.KindTerminate:
-		return true
-	}
-	return false
+	return spec.DryRun || spec.Operation.RepeatSafe()
 }
 
 // applyLocally runs ApplyPage as a local activity until every execution has

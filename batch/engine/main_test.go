@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	if hostPort := os.Getenv(helperEnv); hostPort != "" {
 		os.Exit(runWorkerProcess(hostPort, os.Getenv(helperEnv+"_NAMESPACE")))
 	}
+	if hostPort := os.Getenv(directEnv); hostPort != "" {
+		os.Exit(runDirectProcess(hostPort))
+	}
 	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, homeNS, crashNS, killNS, targetNS))
 }
 
