@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -124,7 +125,13 @@ func (f opsFixture) run(t *testing.T, engineName string, job batch.Job) batch.Pr
 		return r.Progress
 	}
 	bc := dialBatch(t)
-	require.NoError(t, bc.Start(context.Background(), job))
+	// The namespace's one batch slot is freed once visibility sees the
+	// previous test's job closed, which lags its end under load.
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		err := bc.Start(context.Background(), job)
+		require.False(ct, errors.Is(err, batch.ErrSlotBusy), "slot still busy: %v", err)
+		require.NoError(t, err)
+	}, testWait, 100*time.Millisecond)
 	var p batch.Progress
 	var err error
 	require.Eventually(t, func() bool {
