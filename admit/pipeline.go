@@ -93,6 +93,12 @@ type Counter interface {
 	Count(ctx context.Context, namespace, query string) (int64, error)
 }
 
+// Selector lists a small job's whole selection (complete), or reports that
+// it selects more than limit; *batch.Launcher, for the direct engine.
+type Selector interface {
+	Select(ctx context.Context, job batch.Job, limit int64) (listed []batch.Execution, complete bool, err error)
+}
+
 // Starter starts a job on an engine and reports launched or duplicate;
 // *batch.Launcher, which then follows the job to its end.
 type Starter interface {
@@ -121,15 +127,15 @@ type Pipeline struct {
 func New(opts Options) *Pipeline {
 	cd := newCooldown()
 	return &Pipeline{cooldown: cd, stages: []Stage{
-		match{},             // match.go: the when expression and the rendering
-		lint{},              // lint.go: the rendered query's scope
-		paused{},            // paused.go: launch.paused
-		cd,                  // cooldown.go: guards.cooldown
-		newRate(),           // rate.go: guards.rate
-		count{opts.Counter}, // count.go: the job, and CountWorkflowExecutions
-		noTargets{},         // no_targets.go: nothing to launch for a count of 0
-		maxWorkflows{},      // max_workflows.go: guards.max_workflows
-		dryRun{},            // dry_run.go: guards.dry_run
+		match{},                             // match.go: the when expression and the rendering
+		lint{},                              // lint.go: the rendered query's scope
+		paused{},                            // paused.go: launch.paused
+		cd,                                  // cooldown.go: guards.cooldown
+		newRate(),                           // rate.go: guards.rate
+		count{opts.Counter, opts.DirectMax}, // count.go: the job, and its count (or listing)
+		noTargets{},                         // no_targets.go: nothing to launch for a count of 0
+		maxWorkflows{},                      // max_workflows.go: guards.max_workflows
+		dryRun{},                            // dry_run.go: guards.dry_run
 		engine{opts.AutoClientMax, opts.DirectMax}, // engine.go: server, client or direct
 		launch{opts.Starter},                       // launch.go: start the job
 	}}

@@ -228,3 +228,69 @@ func TestRetryOnUnavailable(t *testing.T) {
 	require.Equal(t, Error, d.Result)
 	require.True(t, d.Retry())
 }
+
+// fakeSelector adds the direct engine's preflight listing to fakeTemporal: a
+// listing of listed executions, complete when there are at most limit.
+type fakeSelector struct {
+	fakeTemporal
+	listed   int
+	selected int
+}
+
+func (f *fakeSelector) Select(_ context.Context, _ batch.Job, limit int64) ([]batch.Execution, bool, error) {
+	f.selected++
+	if int64(f.listed) > limit {
+		return nil, false, nil
+	}
+	execs := make([]batch.Execution, f.listed)
+	for i := range execs {
+		execs[i] = batch.Execution{WorkflowID: fmt.Sprintf("w%d", i), RunID: "r"}
+	}
+	return execs, true, nil
+}
+
+// A direct candidate is listed instead of counted when its selection fits
+// launch.direct_max: one visibility call, whose listing rides on the job to
+// the direct engine. A larger selection is counted and goes to the client
+// engine; engine server is never listed; a direct engine off (0) lists nothing.
+func TestDirectPreflightListsInsteadOfCounting(t *testing.T) {
+	ev := event(t, "e1", map[string]string{"tenant": "acme"})
+	cases := []struct {
+		name                     string
+		engine                   string
+		directMax                int64
+		listed                   int
+		wantEngine               string
+		wantSelected, wantCounts int
+		wantListed               int
+	}{
+		{"small", "auto", 10, 5, batch.EngineDirect, 1, 0, 5},
+		{"larger than direct_max", "auto", 10, 11, batch.EngineClient, 1, 1, 0},
+		{"engine server", "server", 10, 5, batch.EngineServer, 0, 1, 0},
+		{"engine client", "client", 10, 5, batch.EngineClient, 0, 1, 0},
+		{"direct off", "auto", 0, 5, batch.EngineClient, 0, 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			set, op := rule(t, config.Guards{MaxWorkflows: 50}, tc.engine)
+			fake := &fakeSelector{fakeTemporal: fakeTemporal{count: int64(tc.listed)}, listed: tc.listed}
+			var job batch.Job
+			starter := starterFunc(func(j batch.Job, engine string) (string, error) {
+				job = j
+				return fake.Launch(context.Background(), j, engine)
+			})
+			p := New(Options{Counter: fake, Starter: starter, AutoClientMax: 100, DirectMax: tc.directMax})
+			d := run(t, p, set, op, ev, false, now)
+			require.Equal(t, Launched, d.Result, d.Reason)
+			require.Equal(t, tc.wantEngine, d.Engine)
+			require.Equal(t, int64(tc.listed), d.Count)
+			require.Equal(t, []int{tc.wantSelected, tc.wantCounts}, []int{fake.selected, fake.counted}, "selects, counts")
+			require.Len(t, job.Listed, tc.wantListed)
+		})
+	}
+}
+
+// starterFunc is a Starter from a function.
+type starterFunc func(batch.Job, string) (string, error)
+
+func (f starterFunc) Launch(_ context.Context, job batch.Job, engine string) (string, error) { return f(job, engine) }

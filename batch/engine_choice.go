@@ -68,12 +68,18 @@ func ChooseEngine(requested string, op Operation, count, autoClientMax int64) (s
 }
 
 // Direct says whether a job that engine auto sends to the client engine may
-// run on the direct engine instead: the daemon offers one (directMax > 0),
-// the count is at most directMax, and the operation is repeat-safe, since a
-// direct job that a crash interrupts runs again from its recorded selection.
-// A rate on the job keeps it on the client engine, whose progress is seen
-// while it is paced.
+// run on the direct engine instead: it is a direct candidate and its count is
+// at most directMax.
 func Direct(requested string, job Job, count, directMax int64) bool {
-	return (requested == EngineAuto || requested == "") && directMax > 0 && count <= directMax &&
+	return DirectCandidate(requested, job, directMax) && count <= directMax
+}
+
+// DirectCandidate says whether a job may run on the direct engine, its size
+// aside: the daemon offers one (directMax > 0), engine auto is asked for,
+// and the operation is repeat-safe, since a direct job that a crash
+// interrupts runs again from its recorded selection. A rate on the job keeps
+// it on the client engine, whose progress is seen while it is paced.
+func DirectCandidate(requested string, job Job, directMax int64) bool {
+	return (requested == EngineAuto || requested == "") && directMax > 0 &&
 		job.Op.RepeatSafe() && job.MaxOpsPerSecond == 0
 }

@@ -66,6 +66,9 @@ type DirectEngine interface {
 	Run(ctx context.Context, job Job) (Progress, error)
 	// Unfinished lists the jobs a stop interrupted, for Run to resume.
 	Unfinished(ctx context.Context) ([]Job, error)
+	// Select lists the job's selection when it holds at most limit
+	// executions; complete is false when it holds more.
+	Select(ctx context.Context, job Job, limit int64) (listed []Execution, complete bool, err error)
 }
 
 // LauncherOptions tune polling and retries.
@@ -170,6 +173,25 @@ func (l *Launcher) Launch(ctx context.Context, job Job, engine string) (string, 
 // Count runs the preflight count, retrying while Temporal is unavailable.
 func (l *Launcher) Count(ctx context.Context, namespace, query string) (int64, error) {
 	return retry(ctx, l, "count", func() (int64, error) { return l.api.Count(ctx, namespace, query) })
+}
+
+// Select lists a small job's whole selection for the direct engine, as its
+// preflight, retrying while Temporal is unavailable: one visibility call
+// instead of a count and then a listing. complete is false when the job
+// selects more than limit executions, or the launcher has no direct engine.
+func (l *Launcher) Select(ctx context.Context, job Job, limit int64) ([]Execution, bool, error) {
+	if l.opts.Direct == nil {
+		return nil, false, nil
+	}
+	type listing struct {
+		execs    []Execution
+		complete bool
+	}
+	got, err := retry(ctx, l, "list", func() (listing, error) {
+		execs, complete, err := l.opts.Direct.Select(ctx, job, limit)
+		return listing{execs, complete}, err
+	})
+	return got.execs, got.complete, err
 }
 
 func (l *Launcher) enqueue(item queued) {

@@ -46,6 +46,10 @@ type Job struct {
 	Op        Operation
 	// MaxOpsPerSecond asks the server batcher for a rate; 0 keeps its default.
 	MaxOpsPerSecond float32
+	// Listed, when not nil, is the whole selection, listed by the preflight
+	// of a job small enough for the direct engine, which records it instead
+	// of listing the query again.
+	Listed []Execution
 }
 
 // Validate checks locally what the server would reject with an opaque error.

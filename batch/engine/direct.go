@@ -138,7 +138,17 @@ func (d *Direct) Run(ctx context.Context, job batch.Job) (batch.Progress, error)
 		return batch.Progress{}, fmt.Errorf("direct batch job %q: %w: %s", job.ID, batch.ErrNotDirect, job.Op.Kind)
 	}
 	key := directKey(job.ID)
-	rec, rev, err := d.claim(ctx, key, spec, job.Rule)
+	var listed []Execution
+	if job.Listed != nil {
+		if len(job.Listed) > d.Max {
+			return batch.Progress{}, fmt.Errorf("direct batch job %q: %w: %d executions listed", job.ID, batch.ErrNotDirect, len(job.Listed))
+		}
+		listed = make([]Execution, len(job.Listed))
+		for i, e := range job.Listed {
+			listed[i] = Execution{WorkflowID: e.WorkflowID, RunID: e.RunID}
+		}
+	}
+	rec, rev, err := d.claim(ctx, key, spec, job.Rule, listed)
 	if err != nil {
 		return rec.progress(), err
 	}
@@ -146,8 +156,9 @@ func (d *Direct) Run(ctx context.Context, job batch.Job) (batch.Progress, error)
 }
 
 // claim returns the record to apply: a new one for a job id without a
-// record, listed and recorded first, or the interrupted record of this job.
-func (d *Direct) claim(ctx context.Context, key string, spec Spec, rule string) (directRecord, uint64, error) {
+// record, listed (unless the preflight listed it: listed is not nil) and
+// recorded first, or the interrupted record of this job.
+func (d *Direct) claim(ctx context.Context, key string, spec Spec, rule string, listed []Execution) (directRecord, uint64, error) {
 	rec, rev, err := d.load(ctx, key)
 	if err == nil {
 		if rec.Done || !rec.sameJob(spec) {
@@ -158,15 +169,19 @@ func (d *Direct) claim(ctx context.Context, key string, spec Spec, rule string) 
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return rec, 0, fmt.Errorf("direct batch job %q: %w: its bucket: %w", spec.JobID, batch.ErrNotDirect, err)
 	}
-	page, err := listPage(ctx, d.Client.WorkflowService(), PageRequest{Spec: spec})
-	if err != nil {
-		return rec, 0, fmt.Errorf("direct batch job %q: list: %w", spec.JobID, err)
+	execs := listed
+	if execs == nil {
+		page, err := listPage(ctx, d.Client.WorkflowService(), PageRequest{Spec: spec})
+		if err != nil {
+			return rec, 0, fmt.Errorf("direct batch job %q: list: %w", spec.JobID, err)
+		}
+		if len(page.NextToken) > 0 {
+			return rec, 0, fmt.Errorf("direct batch job %q: %w: the query selects more than %d executions",
+				spec.JobID, batch.ErrNotDirect, d.Max)
+		}
+		execs = page.Executions
 	}
-	if len(page.NextToken) > 0 {
-		return rec, 0, fmt.Errorf("direct batch job %q: %w: the query selects more than %d executions",
-			spec.JobID, batch.ErrNotDirect, d.Max)
-	}
-	rec = directRecord{Spec: spec, Rule: rule, Executions: page.Executions, StartedAt: time.Now().UTC()}
+	rec = directRecord{Spec: spec, Rule: rule, Executions: execs, StartedAt: time.Now().UTC()}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return rec, 0, fmt.Errorf("direct batch job %q: %w", spec.JobID, err)
@@ -174,7 +189,7 @@ func (d *Direct) claim(ctx context.Context, key string, spec Spec, rule string) 
 	rev, err = d.Journal.Create(ctx, key, body)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		// Another delivery of the same event claimed it a moment ago.
-		return d.claim(ctx, key, spec, rule)
+		return d.claim(ctx, key, spec, rule, listed)
 	}
 	if err != nil {
 		return rec, 0, fmt.Errorf("direct batch job %q: %w: record: %w", spec.JobID, batch.ErrNotDirect, err)
@@ -229,6 +244,28 @@ func (d *Direct) apply(ctx context.Context, key string, rec directRecord, rev ui
 		}
 	}
 	return rec.progress(), nil
+}
+
+// Select lists job's selection, as the direct engine would record it, when it
+// holds at most limit executions (complete); else complete is false. The
+// daemon's preflight uses it for a direct candidate, so that a small job
+// costs one visibility call.
+func (d *Direct) Select(ctx context.Context, job batch.Job, limit int64) ([]batch.Execution, bool, error) {
+	spec := SpecFrom(job)
+	spec.PageSize = int(min(limit, int64(d.Max)))
+	spec = spec.withDefaults()
+	if spec.PageSize <= 0 {
+		return nil, false, nil
+	}
+	page, err := listPage(ctx, d.Client.WorkflowService(), PageRequest{Spec: spec})
+	if err != nil || len(page.NextToken) > 0 {
+		return nil, false, err
+	}
+	listed := make([]batch.Execution, len(page.Executions))
+	for i, e := range page.Executions {
+		listed[i] = batch.Execution{WorkflowID: e.WorkflowID, RunID: e.RunID}
+	}
+	return listed, true, nil
 }
 
 // Unfinished lists the jobs whose records have not ended: a process that
