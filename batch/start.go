@@ -52,13 +52,15 @@ func (l *Launcher) launchClient(ctx context.Context, job Job) (string, error) {
 
 // launchDirect applies the job on the direct engine and reports its end
 // before it returns; a job the direct engine does not take goes to the
-// client engine. Transient errors inside the job are retried by the engine
-// until ctx ends.
+// client engine. Executions left by transient errors are retried by the
+// engine until ctx ends; a listing or record that fails with one is retried
+// here, within the launch's retry budget.
 func (l *Launcher) launchDirect(ctx context.Context, job Job) (string, error) {
 	if l.opts.Direct == nil {
 		return l.launchClient(ctx, job)
 	}
-	p, err := l.opts.Direct.Run(ctx, job)
+	// A run is safe to repeat whole: it resumes its own record.
+	p, err := retry(ctx, l, "direct job", func() (Progress, error) { return l.opts.Direct.Run(ctx, job) })
 	switch {
 	case errors.Is(err, ErrNotDirect):
 		l.opts.Logger.Debug("direct engine declined the job; the client engine runs it", "job_id", job.ID, "err", err)

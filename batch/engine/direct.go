@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,6 +41,9 @@ type Direct struct {
 	Max         int
 	Concurrency int
 	Logger      *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]chan struct{} // by key: the runs of this process
 }
 
 // DirectBucket is the key-value bucket of direct job records.
@@ -138,6 +142,11 @@ func (d *Direct) Run(ctx context.Context, job batch.Job) (batch.Progress, error)
 		return batch.Progress{}, fmt.Errorf("direct batch job %q: %w: %s", job.ID, batch.ErrNotDirect, job.Op.Kind)
 	}
 	key := directKey(job.ID)
+	release, err := d.enter(ctx, key)
+	if err != nil {
+		return batch.Progress{}, fmt.Errorf("direct batch job %q: %w", job.ID, err)
+	}
+	defer release()
 	var listed []Execution
 	if job.Listed != nil {
 		if len(job.Listed) > d.Max {
@@ -153,6 +162,36 @@ func (d *Direct) Run(ctx context.Context, job batch.Job) (batch.Progress, error)
 		return rec.progress(), err
 	}
 	return d.apply(ctx, key, rec, rev)
+}
+
+// enter waits until no other run of this process holds key, so that a job
+// resumed at start and its event delivered again meanwhile do not both apply
+// it: the second finds the first's end in the record.
+func (d *Direct) enter(ctx context.Context, key string) (func(), error) {
+	for {
+		d.mu.Lock()
+		if d.running == nil {
+			d.running = map[string]chan struct{}{}
+		}
+		busy, ok := d.running[key]
+		if !ok {
+			done := make(chan struct{})
+			d.running[key] = done
+			d.mu.Unlock()
+			return func() {
+				d.mu.Lock()
+				delete(d.running, key)
+				d.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, batch.ErrShutdown
+		}
+	}
 }
 
 // claim returns the record to apply: a new one for a job id without a

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -183,4 +184,37 @@ func runDirectProcess(hostPort string) int {
 		return 1
 	}
 	return 0 // the test kills it before the job ends; if not, the test fails
+}
+
+// Two runs of one job at once in one process (a job resumed at start while
+// its event is delivered again): one applies it, the other waits and finds
+// its end, so the job's end is reported once.
+func TestDirectJobRunTwiceAtOnce(t *testing.T) {
+	const tenant, n = "direct-twice", 4
+	targets, runs, query := directTargets(t, tenant, n)
+	d := newDirect(t, targets, testenv.RunNATS(t).ClientURL(), 10)
+	job := batch.Job{ID: "job-" + tenant, Namespace: targetNS, Query: query, Reason: tenant + " test",
+		Op: batch.Signal(pingSignal, []byte(`"once"`))}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := d.Run(context.Background(), job)
+			errs <- err
+		}()
+	}
+	var ended, duplicates int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ended++
+		case errors.Is(err, batch.ErrAlreadyStarted):
+			duplicates++
+		default:
+			t.Fatal(err)
+		}
+	}
+	require.Equal(t, []int{1, 1}, []int{ended, duplicates}, "ended, duplicates")
+	for id := range runs {
+		require.Len(t, testenv.Signals(t, targets, id), 1, id)
+	}
 }
