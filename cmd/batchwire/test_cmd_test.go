@@ -124,7 +124,7 @@ func TestTestCmdCountsOnServer(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]string{
-		"broadcast-flag-change": "3: would launch on 3 workflows on the client engine",
+		"broadcast-flag-change": "3: would launch on 3 workflows on the direct engine",
 		"broadcast-capped":      "3: blocked by max_workflows: 3 selected, at most 2 allowed",
 	}, counts)
 
