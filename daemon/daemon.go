@@ -229,6 +229,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopIntake()
 	sources := d.startTriggers(intakeCtx, nc)
 	d.running.Store(true)
+	releaseMemory()
 	d.log.Info("batchwire running", "http", d.HTTPAddr(), "nats", d.NATSURL(),
 		"temporal", d.cfg.Temporal.Address, "rules", len(d.live.Load().rules.Rules()))
 

@@ -34,6 +34,9 @@ func (d *Daemon) Reload() error {
 	d.reload.Lock()
 	defer d.reload.Unlock()
 	err := d.reloadLocked()
+	// Whether it was swapped in or refused, the file just loaded and
+	// compiled is garbage now except for the new state.
+	releaseMemory()
 	if err != nil {
 		d.metrics.reloadSuccessful.Set(0)
 		var problems *config.Error

@@ -170,13 +170,13 @@ BOUNDS
 	echo "The burst is 10,000 events published at once on core NATS: what max_in_flight (64 per trigger) cannot take is"
 	echo "dropped and counted, as core NATS is at-most-once (JetStream waits instead)."
 	echo
-	echo "| rules / triggers | start to ready | idle RSS (growth over 2 s) | idle goroutines (growth) | decided events/s | dropped of 10,000 | peak RSS under the burst |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| rules / triggers | start to ready | idle RSS (growth over 2 s) | idle RSS after 10 scrapes | idle goroutines (growth) | decided events/s | dropped of 10,000 | peak RSS under the burst |"
+	echo "|---|---|---|---|---|---|---|---|"
 	awk '$1 ~ /^BenchmarkFootprint\// {
 		split($1, name, "/"); shape = name[2] " / " name[3]; sub(/-[0-9]+$/, "", shape)
 		for (i = 2; i <= NF; i++) v[$(i+1)] = $i
-		printf "| %s | %s ms | %.1f MiB (%+.1f) | %d (%+d) | %.0f | %d | %.1f MiB |\n", shape, v["ms-to-ready"], v["idle-rss-MiB"],
-			v["idle-rss-growth-MiB"], v["idle-goroutines"], v["idle-goroutine-growth"], v["decided-events/s"], v["dropped-events"], v["burst-peak-rss-MiB"]
+		printf "| %s | %s ms | %.1f MiB (%+.1f) | %.1f MiB | %d (%+d) | %.0f | %d | %.1f MiB |\n", shape, v["ms-to-ready"], v["idle-rss-MiB"],
+			v["idle-rss-growth-MiB"], v["scraped-rss-MiB"], v["idle-goroutines"], v["idle-goroutine-growth"], v["decided-events/s"], v["dropped-events"], v["burst-peak-rss-MiB"]
 	}' "$out"
 	echo
 	echo "The script is fast because most of its events fail at once with"
