@@ -103,8 +103,8 @@ type Starter interface {
 type Options struct {
 	Counter Counter
 	Starter Starter
-	// AutoClientMax is engine auto's threshold (batch.ChooseEngine).
-	AutoClientMax int64
+	// Auto is what engine auto weighs (batch.ChooseEngine).
+	Auto batch.AutoLimits
 }
 
 // Pipeline runs the stages in order. Guard state (cooldown windows, rate
@@ -118,17 +118,17 @@ type Pipeline struct {
 func New(opts Options) *Pipeline {
 	cd := newCooldown()
 	return &Pipeline{cooldown: cd, stages: []Stage{
-		match{},                    // match.go: the when expression and the rendering
-		lint{},                     // lint.go: the rendered query's scope
-		paused{},                   // paused.go: launch.paused
-		cd,                         // cooldown.go: guards.cooldown
-		newRate(),                  // rate.go: guards.rate
-		count{opts.Counter},        // count.go: the job, and CountWorkflowExecutions
-		noTargets{},                // no_targets.go: nothing to launch for a count of 0
-		maxWorkflows{},             // max_workflows.go: guards.max_workflows
-		dryRun{},                   // dry_run.go: guards.dry_run
-		engine{opts.AutoClientMax}, // engine.go: server or client (batch.ChooseEngine)
-		launch{opts.Starter},       // launch.go: start the job
+		match{},              // match.go: the when expression and the rendering
+		lint{},               // lint.go: the rendered query's scope
+		paused{},             // paused.go: launch.paused
+		cd,                   // cooldown.go: guards.cooldown
+		newRate(),            // rate.go: guards.rate
+		count{opts.Counter},  // count.go: the job, and CountWorkflowExecutions
+		noTargets{},          // no_targets.go: nothing to launch for a count of 0
+		maxWorkflows{},       // max_workflows.go: guards.max_workflows
+		dryRun{},             // dry_run.go: guards.dry_run
+		engine{opts.Auto},    // engine.go: server or client (batch.ChooseEngine)
+		launch{opts.Starter}, // launch.go: start the job
 	}}
 }
 

@@ -55,6 +55,9 @@ func (l *Launch) applyDefaults() {
 	if l.AutoClientMax == 0 {
 		l.AutoClientMax = DefaultAutoClientMax
 	}
+	if l.ServerRPS == 0 {
+		l.ServerRPS = DefaultServerRPS
+	}
 	if l.ClientConcurrency == 0 {
 		l.ClientConcurrency = DefaultClientConcurrency
 	}

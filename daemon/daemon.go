@@ -215,7 +215,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.audit = newAuditor(ctx, d.cfg.Audit, nc, d.log, d.metrics.auditFailures.Inc)
 	d.launcher = batch.NewLauncher(launchCtx, temporal, d, d.launcherOptions(engine))
 	d.launchCtx = launchCtx
-	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher, AutoClientMax: d.cfg.Launch.AutoClientMax})
+	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher, Auto: batch.AutoLimitsOf(d.cfg.Launch)})
 	d.metrics.watchCooldown(d.pipeline.CooldownWindows)
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
