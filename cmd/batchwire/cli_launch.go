@@ -31,7 +31,8 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.query, "query", "q", "", "visibility query selecting the executions (required)")
 	fs.StringVar(&f.reason, "reason", "", "why, recorded in each execution's history (required)")
 	fs.StringVar(&f.jobID, "job-id", "", "batch job id (default: batchwire-cli-<uuid>)")
-	fs.Float64Var(&f.rps, "rps", 0, "maximum operations per second; 0 keeps the server's default (the server batcher may run faster)")
+	fs.Float64Var(&f.rps, "rps", 0, "maximum operations per second: the client engine's cap, which --engine auto weighs; "+
+		"0 is no cap there and keeps the server batcher's own rate (the server ignores a request's rate since 1.29)")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
 	fs.BoolVar(&f.wait, "wait", false, "follow the job with a progress bar until it ends; exit 1 if any operation failed")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "count and list the executions that would be affected; change nothing")
