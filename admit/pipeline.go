@@ -109,8 +109,8 @@ type Starter interface {
 type Options struct {
 	Counter Counter
 	Starter Starter
-	// AutoClientMax is engine auto's threshold (batch.ChooseEngine).
-	AutoClientMax int64
+	// Auto is what engine auto weighs (batch.ChooseEngine).
+	Auto batch.AutoLimits
 	// DirectMax is the direct engine's threshold (batch.Direct); 0 or less
 	// when the direct engine is off.
 	DirectMax int64
@@ -136,8 +136,8 @@ func New(opts Options) *Pipeline {
 		noTargets{},                         // no_targets.go: nothing to launch for a count of 0
 		maxWorkflows{},                      // max_workflows.go: guards.max_workflows
 		dryRun{},                            // dry_run.go: guards.dry_run
-		engine{opts.AutoClientMax, opts.DirectMax}, // engine.go: server, client or direct
-		launch{opts.Starter},                       // launch.go: start the job
+		engine{opts.Auto, opts.DirectMax},   // engine.go: server, client or direct
+		launch{opts.Starter},                // launch.go: start the job
 	}}
 }
 

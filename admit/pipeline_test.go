@@ -45,6 +45,10 @@ func (f *fakeTemporal) Launch(_ context.Context, job batch.Job, engine string) (
 
 // rule compiles one rule on trigger "t" that matches events whose data.tenant
 // is set, and signals that tenant's workflows.
+// testLimits give engine auto a small client maximum, so a count of 5000 is
+// the server batcher's.
+var testLimits = batch.AutoLimits{ClientMax: 100, ServerRPS: batch.DefaultServerRPS}
+
 func rule(t *testing.T, guards config.Guards, engine string) (*rules.Set, batch.Operation) {
 	t.Helper()
 	cfg := config.Rule{Name: "r", Trigger: "t", Namespace: "ns", Engine: engine, Guards: guards,
@@ -110,7 +114,7 @@ func TestPipelineStages(t *testing.T) {
 			result: DryRun, stage: GuardDryRun, counted: true},
 		{name: "auto, small: client", data: tenant, engine: "auto", fake: fakeTemporal{count: 3},
 			result: Launched, stage: StageLaunch, counted: true, launch: "client"},
-		{name: "auto, large: server", data: tenant, engine: "auto", fake: fakeTemporal{count: 5000},
+		{name: "auto, over the client maximum: server", data: tenant, engine: "auto", fake: fakeTemporal{count: 5000},
 			result: Launched, stage: StageLaunch, counted: true, launch: "server"},
 		{name: "duplicate", data: tenant, engine: "server", fake: fakeTemporal{count: 3, outcome: batch.OutcomeDuplicate},
 			result: Duplicate, stage: StageLaunch, counted: true, launch: "server", reason: "runs; following it"},
@@ -125,7 +129,7 @@ func TestPipelineStages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			set, op := rule(t, tt.guards, tt.engine)
 			fake := &tt.fake
-			p := New(Options{Counter: fake, Starter: fake, AutoClientMax: batch.DefaultAutoClientMax})
+			p := New(Options{Counter: fake, Starter: fake, Auto: testLimits})
 			d := run(t, p, set, op, event(t, "e1", tt.data), tt.paused, now)
 			require.Equal(t, tt.result, d.Result, "reason: %s", d.Reason)
 			require.Equal(t, tt.stage, d.Stage)
@@ -151,7 +155,7 @@ func TestPipelineStages(t *testing.T) {
 func TestCooldown(t *testing.T) {
 	set, op := rule(t, config.Guards{Cooldown: config.Duration(10 * time.Minute)}, "")
 	fake := &fakeTemporal{count: 1}
-	p := New(Options{Counter: fake, Starter: fake, AutoClientMax: 100})
+	p := New(Options{Counter: fake, Starter: fake, Auto: testLimits})
 	tenant := map[string]string{"tenant": "acme"}
 
 	require.Equal(t, Launched, run(t, p, set, op, event(t, "a", tenant), false, now).Result)
@@ -187,7 +191,7 @@ func TestCooldownKeyIsTheSelection(t *testing.T) {
 	op, err := batch.RuleOperation(&cfg)
 	require.NoError(t, err)
 	fake := &fakeTemporal{count: 1}
-	p := New(Options{Counter: fake, Starter: fake, AutoClientMax: 100})
+	p := New(Options{Counter: fake, Starter: fake, Auto: testLimits})
 	data := func(tenant string, ids ...string) map[string]any { return map[string]any{"tenant": tenant, "ids": ids} }
 
 	require.Equal(t, Launched, run(t, p, set, op, event(t, "a", data("acme", "w1", "w2")), false, now).Result)
@@ -206,7 +210,7 @@ func TestCooldownKeyIsTheSelection(t *testing.T) {
 func TestRateDelays(t *testing.T) {
 	set, op := rule(t, config.Guards{Rate: &config.Rate{Launches: 2, Per: config.Duration(time.Minute)}}, "")
 	fake := &fakeTemporal{count: 1}
-	p := New(Options{Counter: fake, Starter: fake, AutoClientMax: 100})
+	p := New(Options{Counter: fake, Starter: fake, Auto: testLimits})
 	for i := range 2 {
 		d := run(t, p, set, op, event(t, fmt.Sprint(i), map[string]string{"tenant": "acme"}), false, now)
 		require.Equal(t, Launched, d.Result)
@@ -223,7 +227,7 @@ func TestRateDelays(t *testing.T) {
 func TestRetryOnUnavailable(t *testing.T) {
 	set, op := rule(t, config.Guards{}, "")
 	fake := &fakeTemporal{countErr: fmt.Errorf("count: %w", batch.ErrUnavailable)}
-	p := New(Options{Counter: fake, Starter: fake, AutoClientMax: 100})
+	p := New(Options{Counter: fake, Starter: fake, Auto: testLimits})
 	d := run(t, p, set, op, event(t, "x", map[string]string{"tenant": "acme"}), false, now)
 	require.Equal(t, Error, d.Result)
 	require.True(t, d.Retry())
@@ -279,7 +283,7 @@ func TestDirectPreflightListsInsteadOfCounting(t *testing.T) {
 				job = j
 				return fake.Launch(context.Background(), j, engine)
 			})
-			p := New(Options{Counter: fake, Starter: starter, AutoClientMax: 100, DirectMax: tc.directMax})
+			p := New(Options{Counter: fake, Starter: starter, Auto: testLimits, DirectMax: tc.directMax})
 			d := run(t, p, set, op, ev, false, now)
 			require.Equal(t, Launched, d.Result, d.Reason)
 			require.Equal(t, tc.wantEngine, d.Engine)
@@ -293,4 +297,6 @@ func TestDirectPreflightListsInsteadOfCounting(t *testing.T) {
 // starterFunc is a Starter from a function.
 type starterFunc func(batch.Job, string) (string, error)
 
-func (f starterFunc) Launch(_ context.Context, job batch.Job, engine string) (string, error) { return f(job, engine) }
+func (f starterFunc) Launch(_ context.Context, job batch.Job, engine string) (string, error) {
+	return f(job, engine)
+}

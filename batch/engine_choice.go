@@ -24,6 +24,9 @@ const (
 	// DefaultAutoClientMax is the largest preflight count that engine auto
 	// sends to the client engine.
 	DefaultAutoClientMax = config.DefaultAutoClientMax
+	// DefaultServerRPS is the server batcher's rate, the server's
+	// worker.batcherRPS default.
+	DefaultServerRPS = config.DefaultServerRPS
 	// DefaultClientConcurrency is how many executions a client job works on at once.
 	DefaultClientConcurrency = config.DefaultClientConcurrency
 	// DefaultClientRPS caps a client job's operations per second; 0 is no cap.
@@ -49,22 +52,56 @@ func CheckEngine(requested string, op Operation) error {
 	return nil
 }
 
+// AutoLimits are what engine auto weighs for a job.
+type AutoLimits struct {
+	// ClientMax is the largest count auto gives the client engine.
+	ClientMax int64
+	// ClientRPS is the job's rate on the client engine; 0 is no cap (its
+	// concurrency and the server bound it).
+	ClientRPS float64
+	// ServerRPS is the server batcher's rate: the server's worker.batcherRPS,
+	// which it applies whatever rate the request asks for (since 1.29).
+	ServerRPS float64
+}
+
+// AutoLimitsOf are the daemon's limits, from its launch settings.
+func AutoLimitsOf(l config.Launch) AutoLimits {
+	return AutoLimits{ClientMax: l.AutoClientMax, ClientRPS: l.ClientRPS, ServerRPS: l.ServerRPS}
+}
+
 // ChooseEngine is the one engine choice, for the daemon and the CLI alike.
 // server and client are taken as asked (CheckEngine first); auto picks the
-// client engine for what the server batcher lacks and for jobs of at most
-// autoClientMax executions, which then need no namespace batch slot and so
-// are not serialised behind each other, and the server batcher otherwise.
-func ChooseEngine(requested string, op Operation, count, autoClientMax int64) (string, error) {
+// client engine for what the server batcher lacks, the server batcher for
+// more than limits.ClientMax executions, and otherwise whichever engine
+// finishes first at its rate (serverFirst).
+func ChooseEngine(requested string, op Operation, count int64, limits AutoLimits) (string, error) {
 	if err := CheckEngine(requested, op); err != nil {
 		return "", err
 	}
 	switch {
 	case requested == EngineServer:
 		return EngineServer, nil
-	case requested == EngineClient, len(op.ClientOnly()) > 0, count <= autoClientMax:
+	case requested == EngineClient, len(op.ClientOnly()) > 0:
 		return EngineClient, nil
+	case count > limits.ClientMax, serverFirst(count, limits):
+		return EngineServer, nil
 	}
-	return EngineServer, nil
+	return EngineClient, nil
+}
+
+// serverFirst reports whether the server batcher, at its rate, is done no
+// later than the client engine at the job's. An uncapped client engine runs
+// as fast as the server answers it (about 1000 signals/s at concurrency 32
+// on a 2-core dev server, BENCHMARKS.md), far above a batcher's usual rate,
+// so it is taken to finish first; set launch.client_rps to weigh it. On a tie
+// the server batcher runs it, off the daemon.
+func serverFirst(count int64, limits AutoLimits) bool {
+	if count <= 0 || limits.ClientRPS <= 0 || limits.ServerRPS <= 0 {
+		return false
+	}
+	serverTime := float64(count) / limits.ServerRPS
+	clientTime := float64(count) / limits.ClientRPS
+	return serverTime <= clientTime
 }
 
 // Direct says whether a job that engine auto sends to the client engine may

@@ -2,6 +2,7 @@ package batch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -31,9 +33,11 @@ const fanOutConcurrency = 32
 // BenchmarkFanOut signals every one of N running workflows: by a plain loop
 // (list, then SignalWorkflowExecution at concurrency 32), by the client
 // engine at the same concurrency with its default rate (no cap), and by the
-// server batcher with the dev server's dynamic config (worker.batcherRPS
-// left at its default, frontend.MaxConcurrentBatchOperationPerNamespace=1).
-// It reports signals/s.
+// server batcher with the dev server's dynamic config (worker.batcherRPS at
+// its default 50 unless BATCHWIRE_BENCH_BATCHER_RPS sets it,
+// frontend.MaxConcurrentBatchOperationPerNamespace=1). It reports signals/s,
+// and the server batcher's rate as batcher-rps. The workflows it starts are
+// terminated at the end.
 func BenchmarkFanOut(b *testing.B) {
 	sizes := os.Getenv(fanOutEnv)
 	if sizes == "" {
@@ -88,6 +92,10 @@ func benchFanOut(b *testing.B, n int) {
 		}
 	})
 	b.Run("server-batcher", func(b *testing.B) {
+		batcherRPS := 50.0 // the server's default worker.batcherRPS
+		if v, err := strconv.ParseFloat(os.Getenv(testenv.BatcherRPSEnv), 64); err == nil {
+			batcherRPS = v
+		}
 		rec := newRecorder()
 		l := newLauncher(b, dialBatch(b, ns), rec, 0)
 		for i := 0; b.Loop(); i++ {
@@ -99,6 +107,7 @@ func benchFanOut(b *testing.B, n int) {
 			for {
 				if p, ok := rec.finishedJob(jobID); ok {
 					rate(b, start)
+					b.ReportMetric(batcherRPS, "batcher-rps")
 					if p.Completed != int64(n) {
 						b.Fatalf("job %s: %+v", jobID, p)
 					}
@@ -139,9 +148,10 @@ func plainFanOut(b *testing.B, c client.Client, ns, query string) {
 	wg.Wait()
 }
 
-// startManyWaiting starts n waiting workflows at concurrency 32 and waits
-// until visibility counts them.
+// startManyWaiting starts n waiting workflows at concurrency 32, waits
+// until visibility counts them, and terminates them when b ends.
 func startManyWaiting(b *testing.B, c client.Client, ns, prefix string, n int) {
+	b.Cleanup(func() { terminateMany(b, c, prefix, n) })
 	w := worker.New(c, waitQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(waitForSignal, workflow.RegisterOptions{Name: "WaitForSignal"})
 	if err := w.Start(); err != nil {
@@ -173,5 +183,30 @@ func startManyWaiting(b *testing.B, c client.Client, ns, prefix string, n int) {
 			b.Fatalf("visibility did not count %d workflows within 5 minutes", n)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// terminateMany terminates the n workflows startManyWaiting started, at
+// concurrency 32 and within 5 minutes, so the next benchmark's server is not
+// left with them; ids never started or already closed are not found, which is fine.
+func terminateMany(b *testing.B, c client.Client, prefix string, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	slots := make(chan struct{}, fanOutConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			err := c.TerminateWorkflow(ctx, fmt.Sprintf("%s-%d", prefix, i), "", "fan-out benchmark done")
+			var notFound *serviceerror.NotFound
+			if err != nil && !errors.As(err, &notFound) && ctx.Err() == nil {
+				b.Errorf("terminate %s-%d: %v", prefix, i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		b.Errorf("terminating %d workflows took over 5 minutes", n)
 	}
 }

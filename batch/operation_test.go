@@ -75,26 +75,43 @@ func TestClientOnly(t *testing.T) {
 func TestChooseEngine(t *testing.T) {
 	signal := batch.Signal("s", nil)
 	clientOnly := reset(batch.ResetOptions{Type: batch.ResetFirstWorkflowTask, OnlyNonDeterministic: true})
+	defaults := batch.AutoLimits{ClientMax: batch.DefaultAutoClientMax, ServerRPS: batch.DefaultServerRPS}
+	capped := func(clientRPS float64) batch.AutoLimits {
+		l := defaults
+		l.ClientRPS = clientRPS
+		return l
+	}
+	smallMax := batch.AutoLimits{ClientMax: 100, ServerRPS: batch.DefaultServerRPS}
 	tests := []struct {
 		name      string
 		requested string
 		op        batch.Operation
 		count     int64
+		limits    batch.AutoLimits
 		want      string
 		err       string
 	}{
-		{"auto, small job", batch.EngineAuto, signal, 100, batch.EngineClient, ""},
-		{"auto, nothing selected", batch.EngineAuto, signal, 0, batch.EngineClient, ""},
-		{"auto, large job", batch.EngineAuto, signal, 101, batch.EngineServer, ""},
-		{"auto, what the server lacks", batch.EngineAuto, clientOnly, 5000, batch.EngineClient, ""},
-		{"server as asked", batch.EngineServer, signal, 1, batch.EngineServer, ""},
-		{"client as asked", batch.EngineClient, signal, 5000, batch.EngineClient, ""},
-		{"server cannot", batch.EngineServer, clientOnly, 1, "", "engine: server cannot run reset.only_non_deterministic"},
-		{"unknown engine", "cloud", signal, 1, "", `engine: want server, client or auto, got "cloud"`},
+		{"auto, small job", batch.EngineAuto, signal, 5, defaults, batch.EngineClient, ""},
+		{"auto, nothing selected", batch.EngineAuto, signal, 0, defaults, batch.EngineClient, ""},
+		{"auto, 10,000 uncapped: client, faster than the batcher", batch.EngineAuto, signal, 10_000, defaults, batch.EngineClient, ""},
+		{"auto, at the client maximum", batch.EngineAuto, signal, batch.DefaultAutoClientMax, defaults, batch.EngineClient, ""},
+		{"auto, over the client maximum", batch.EngineAuto, signal, batch.DefaultAutoClientMax + 1, defaults, batch.EngineServer, ""},
+		{"auto, over a small client maximum", batch.EngineAuto, signal, 101, smallMax, batch.EngineServer, ""},
+		{"auto, client capped above the batcher", batch.EngineAuto, signal, 10_000, capped(51), batch.EngineClient, ""},
+		{"auto, client capped at the batcher's rate", batch.EngineAuto, signal, 10_000, capped(50), batch.EngineServer, ""},
+		{"auto, client capped below the batcher", batch.EngineAuto, signal, 3, capped(10), batch.EngineServer, ""},
+		{"auto, a faster batcher", batch.EngineAuto, signal, 10_000,
+			batch.AutoLimits{ClientMax: batch.DefaultAutoClientMax, ClientRPS: 200, ServerRPS: 500}, batch.EngineServer, ""},
+		{"auto, what the server lacks, over the maximum", batch.EngineAuto, clientOnly, 5000, smallMax, batch.EngineClient, ""},
+		{"auto, what the server lacks, client capped", batch.EngineAuto, clientOnly, 5000, capped(1), batch.EngineClient, ""},
+		{"server as asked", batch.EngineServer, signal, 1, defaults, batch.EngineServer, ""},
+		{"client as asked", batch.EngineClient, signal, 5000, capped(1), batch.EngineClient, ""},
+		{"server cannot", batch.EngineServer, clientOnly, 1, defaults, "", "engine: server cannot run reset.only_non_deterministic"},
+		{"unknown engine", "cloud", signal, 1, defaults, "", `engine: want server, client or auto, got "cloud"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := batch.ChooseEngine(tt.requested, tt.op, tt.count, batch.DefaultAutoClientMax)
+			got, err := batch.ChooseEngine(tt.requested, tt.op, tt.count, tt.limits)
 			if tt.err != "" {
 				require.ErrorContains(t, err, tt.err)
 				return
@@ -103,6 +120,14 @@ func TestChooseEngine(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// The daemon's limits are its launch settings, defaults applied.
+func TestAutoLimitsOf(t *testing.T) {
+	cfg, err := config.Parse([]byte("launch: {client_rps: 20}\n"))
+	require.NoError(t, err)
+	require.Equal(t, batch.AutoLimits{ClientMax: batch.DefaultAutoClientMax, ClientRPS: 20, ServerRPS: batch.DefaultServerRPS},
+		batch.AutoLimitsOf(cfg.Launch))
 }
 
 func TestRuleOperation(t *testing.T) {

@@ -93,7 +93,7 @@ func TestOptionsOperationsEngines(t *testing.T) {
 	pause := batch.PauseActivities(batch.PauseActivitiesOptions{ActivitySelector: byType("A")})
 	require.Equal(t, []string{"pause_activities"}, pause.ClientOnly())
 	require.ErrorContains(t, batch.CheckEngine(batch.EngineServer, pause), "engine: server cannot run pause_activities")
-	got, err := batch.ChooseEngine(batch.EngineAuto, pause, 10_000, batch.DefaultAutoClientMax)
+	got, err := batch.ChooseEngine(batch.EngineAuto, pause, 10_000, batch.AutoLimits{ClientMax: 100, ServerRPS: batch.DefaultServerRPS})
 	require.NoError(t, err)
 	require.Equal(t, batch.EngineClient, got)
 	for _, op := range []batch.Operation{pinned("d", "v1"),

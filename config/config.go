@@ -24,10 +24,20 @@ const (
 	// DefaultWebhookTolerance is how far a Standard Webhooks timestamp may
 	// be from now, the scheme's own recommendation.
 	DefaultWebhookTolerance = 5 * time.Minute
-	// DefaultAutoClientMax, DefaultClientConcurrency and DefaultClientRPS are
-	// the launch defaults the daemon, the CLI and the client engine share
-	// (batch re-exports them).
-	DefaultAutoClientMax = 100
+	// DefaultAutoClientMax, DefaultServerRPS, DefaultClientConcurrency and
+	// DefaultClientRPS are the launch defaults the daemon, the CLI and the
+	// client engine share (batch re-exports them).
+	//
+	// DefaultAutoClientMax bounds what engine auto gives the client engine,
+	// which otherwise takes every job it finishes first. It was 100 while the
+	// client engine ran at 50/s; uncapped it outruns the server batcher at any
+	// size, and it checkpoints page by page, so the bound is only there to keep
+	// the very largest jobs off the daemon: a million executions is about 17
+	// minutes at the 1000/s BENCHMARKS.md measures on a 2-core dev server.
+	DefaultAutoClientMax = 1_000_000
+	// DefaultServerRPS is the server batcher's rate, the default of the
+	// server's worker.batcherRPS; since 1.29 the server ignores a request's rate.
+	DefaultServerRPS = 50
 	// DefaultDirectMax is launch.direct_max's default.
 	DefaultDirectMax = 100
 	// MaxDirectMax bounds launch.direct_max: a direct job's record holds its
@@ -180,8 +190,12 @@ type Launch struct {
 	// so one wedged job cannot hold a namespace's batch slot for good. 0 disables.
 	Watchdog Duration `yaml:"watchdog"`
 	// AutoClientMax is the largest preflight count for which engine "auto"
-	// picks the client-side engine; larger jobs go to the server batcher.
+	// may pick the client-side engine; larger jobs go to the server batcher.
 	AutoClientMax int64 `yaml:"auto_client_max"`
+	// ServerRPS is the server batcher's rate, what the server's dynamic
+	// config worker.batcherRPS says (default 50): engine "auto" weighs it
+	// against ClientRPS to pick the engine that finishes first.
+	ServerRPS float64 `yaml:"server_rps"`
 	// DirectMax is the largest preflight count for which engine "auto" lets
 	// the daemon apply a signal, cancel or terminate itself (the direct
 	// engine: no job workflow; the selection is recorded in the JetStream

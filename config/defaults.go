@@ -58,6 +58,9 @@ func (l *Launch) applyDefaults() {
 	if l.DirectMax == 0 {
 		l.DirectMax = DefaultDirectMax
 	}
+	if l.ServerRPS == 0 {
+		l.ServerRPS = DefaultServerRPS
+	}
 	if l.ClientConcurrency == 0 {
 		l.ClientConcurrency = DefaultClientConcurrency
 	}

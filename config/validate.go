@@ -23,6 +23,10 @@ func (c *Config) Validate() Problems {
 		problems = append(problems, c.problemf(SeverityError, "launch.direct_max",
 			"want -1 (off), 0 (the default, %d) or up to %d, got %d", DefaultDirectMax, MaxDirectMax, m))
 	}
+	if c.Launch.ServerRPS < 0 || c.Launch.ClientRPS < 0 {
+		problems = append(problems, c.problemf(SeverityError, "launch",
+			"server_rps and client_rps must not be negative, got %g and %g", c.Launch.ServerRPS, c.Launch.ClientRPS))
+	}
 	if a := c.Audit; a.MaxRecordBytes < MinAuditRecordBytes || a.MaxBytes < int64(a.MaxRecordBytes) {
 		problems = append(problems, c.problemf(SeverityError, "audit",
 			"max_record_bytes must be at least %d and max_bytes at least max_record_bytes, got %d and %d",

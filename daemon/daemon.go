@@ -223,7 +223,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.launchCtx = launchCtx
 	d.launcher.ResumeDirect()
 	d.pipeline = admit.New(admit.Options{Counter: d.launcher, Starter: d.launcher,
-		AutoClientMax: d.cfg.Launch.AutoClientMax, DirectMax: directMax})
+		Auto: batch.AutoLimitsOf(d.cfg.Launch), DirectMax: directMax})
 	d.metrics.watchCooldown(d.pipeline.CooldownWindows)
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()

@@ -45,8 +45,12 @@ const errWorkerStopping = "WorkerStopping"
 // its retries).
 const callTimeout = time.Minute
 
-// heartbeatEvery keeps the activity visibly alive while the rate limiter makes it wait.
-const heartbeatEvery = 2 * time.Second
+// recordEvery is how often a page records its outcomes as heartbeat details.
+// Recording after every execution encoded the whole page each time, under the
+// page's lock: quadratic in the page size. The SDK sends the latest details at
+// most every heartbeatThrottle anyway, so a retry after a crash repeats about
+// as much work as before, and the request ids make those repeats harmless.
+const recordEvery = 250 * time.Millisecond
 
 func (a *Activities) service(ctx context.Context) workflowservice.WorkflowServiceClient {
 	if a.Client != nil {
@@ -62,8 +66,9 @@ func (a *Activities) ListPage(ctx context.Context, req PageRequest) (Page, error
 
 // ApplyPage applies the operation to each pending execution of the page, at
 // most Concurrency at a time and RPS per second. Its heartbeat holds every
-// outcome, so a retry (worker crash, heartbeat timeout) starts from there and
-// applies nothing twice; calls in flight at a crash repeat with the same request id.
+// outcome recorded, so a retry (worker crash, heartbeat timeout) starts from
+// there; calls in flight or not yet recorded at a crash repeat with the same
+// request id.
 func (a *Activities) ApplyPage(ctx context.Context, req ApplyRequest) (ApplyResult, error) {
 	spec := req.Spec.withDefaults()
 	if err := spec.Validate(); err != nil {
@@ -109,7 +114,7 @@ func countPending(outcomes []outcome) int {
 }
 
 // pageRun tracks the outcomes of one page while goroutines fill them in.
-// Every change is heartbeated under the lock, so the details the server keeps
+// Snapshots are heartbeated under the lock, so the details the server keeps
 // never go back to an older state.
 type pageRun struct {
 	mu        sync.Mutex
@@ -152,7 +157,6 @@ func (r *pageRun) record(i int, o outcome, msg string) {
 	if o == failed && len(r.errors) < maxErrorSamples {
 		r.errors = append(r.errors, msg)
 	}
-	r.heartbeat(r.snapshotLocked())
 }
 
 func (r *pageRun) beat() {
@@ -210,6 +214,7 @@ func (r *pageRun) dispatch(ctx context.Context, stop <-chan struct{}, spec Spec,
 	workers.Wait()
 	closeGate()
 	wg.Wait()
+	r.beat() // the last outcomes, for a retry after a worker stop
 }
 
 // finish runs one call to the end even when the job is stopped or the
@@ -222,10 +227,11 @@ func (r *pageRun) finish(ctx context.Context, exec Execution,
 	return work(callCtx, exec)
 }
 
-// keepAlive heartbeats while the rate limiter makes the page wait, and closes
-// the gate when the worker stops.
+// keepAlive heartbeats the outcomes every recordEvery, which also keeps the
+// activity visibly alive while the rate limiter makes the page wait, and
+// closes the gate when the worker stops.
 func (r *pageRun) keepAlive(gate context.Context, closeGate func(), stop <-chan struct{}) {
-	ticker := time.NewTicker(heartbeatEvery)
+	ticker := time.NewTicker(recordEvery)
 	defer ticker.Stop()
 	for {
 		select {

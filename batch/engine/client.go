@@ -63,7 +63,7 @@ func Start(ctx context.Context, c client.Client, spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("client batch job %q: %w", spec.JobID, err)
 	}
-	cp := Checkpoint{LocalApply: true}
+	cp := Checkpoint{LocalApply: true, Prefetch: true}
 	if first, err := listPage(ctx, c.WorkflowService(), PageRequest{Spec: spec}); err == nil {
 		cp.Listed = &first
 	}

@@ -84,6 +84,24 @@ func TestSignalOnlyWhatTheQuerySelects(t *testing.T) {
 	}
 }
 
+// Pages of 2 over 5 running workflows: each next page is listed while the
+// one before is terminated, and the query selects running ones only, so a
+// listing that lost its place would skip or repeat some.
+func TestTerminatePagesListedAhead(t *testing.T) {
+	f := newFixture(t, "ahead")
+	runs := f.start(t, "ahead", stepperName, 5, 9)
+	testenv.WaitCount(t, f.targets, "", f.query(), 5)
+
+	spec := f.spec("job-ahead", batch.Terminate())
+	spec.PageSize = 2
+	r := runJob(t, f.home, spec)
+
+	requireCounts(t, r, batch.StateCompleted, 5, 5, 0, 0)
+	for id := range runs {
+		require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, testenv.Status(t, f.targets, id), id)
+	}
+}
+
 func TestTerminateSkipsExcludedIDs(t *testing.T) {
 	f := newFixture(t, "term")
 	runs := f.start(t, "term", stepperName, 4, 9)

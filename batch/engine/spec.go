@@ -70,15 +70,21 @@ type Checkpoint struct {
 	StartedAt time.Time `json:"started_at,omitzero"`
 	// Errors keeps the first few failures, for the audit record.
 	Errors []string `json:"errors,omitempty"`
-	// Listed is the first page, listed by Start before the job began, so the
-	// selection is durable (in the start event) before anything is applied
-	// and the first workflow task needs no listing activity.
+	// Listed is the next page, already listed: the first one by Start before
+	// the job began, so the selection is durable (in the start event) before
+	// anything is applied and the first workflow task needs no listing
+	// activity; later ones by the listing that ran while the page before was
+	// applied (Prefetch).
 	Listed *Page `json:"listed,omitempty"`
 	// LocalApply lets the job apply small pages as local activities (see
 	// appliesLocally); jobs started before it existed replay as they ran.
 	// A flag in the input rather than workflow.GetVersion, whose search
 	// attribute update would cost every small job a visibility write.
 	LocalApply bool `json:"local_apply,omitempty"`
+	// Prefetch lists the next page while the current one is applied, so a
+	// page follows the one before without waiting for a listing; jobs started
+	// before it existed replay as they ran.
+	Prefetch bool `json:"prefetch,omitempty"`
 }
 
 // Report is a job's progress: batch.Progress plus what only the engine knows.

@@ -94,6 +94,24 @@ func TestDispatchHonoursRateAndConcurrency(t *testing.T) {
 	})
 }
 
+// A page records its outcomes every recordEvery, not after each execution
+// (which encoded the whole page each time), and its last record holds them all.
+func TestDispatchRecordsOnATicker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		req, _, work := pageOf(1000)
+		var beats []ApplyResult
+		run := newPageRun(req, func(r ApplyResult) { beats = append(beats, r) })
+		start := time.Now()
+		run.dispatch(context.Background(), nil, Spec{Concurrency: 32}, work)
+		elapsed := time.Since(start)
+		require.LessOrEqual(t, len(beats), 1+int(elapsed/recordEvery), "one record per tick, and the last")
+		require.Equal(t, 1000, doneIn(beats[len(beats)-1]), "the last record holds every outcome")
+		for i := 1; i < len(beats); i++ {
+			require.GreaterOrEqual(t, doneIn(beats[i]), doneIn(beats[i-1]), "records never go back")
+		}
+	})
+}
+
 func TestDispatchResumesAndStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		req, _, work := pageOf(5)

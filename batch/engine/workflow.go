@@ -63,6 +63,10 @@ func (j *jobState) runPage(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	var next workflow.Future
+	if j.cp.Prefetch && len(page.NextToken) > 0 {
+		next = j.list(ctx, page.NextToken)
+	}
 	j.cp.Total += int64(len(page.Executions))
 	var outcomes []outcome
 	if j.appliesLocally(len(page.Executions)) {
@@ -75,11 +79,18 @@ func (j *jobState) runPage(ctx workflow.Context) error {
 		return err
 	}
 	j.cp.PageToken, j.cp.Done = page.NextToken, len(page.NextToken) == 0
+	if next != nil {
+		var listed Page
+		if err := next.Get(ctx, &listed); err != nil {
+			return fmt.Errorf("list page: %w", err)
+		}
+		j.cp.Listed = &listed
+	}
 	return nil
 }
 
-// nextPage is the page Start listed, the first time, and then the next one
-// from ListPage.
+// nextPage is the page already listed (by Start, or while the page before
+// was applied), else the next one from ListPage.
 func (j *jobState) nextPage(ctx workflow.Context) (Page, error) {
 	if j.cp.Listed != nil {
 		page := *j.cp.Listed
@@ -87,15 +98,20 @@ func (j *jobState) nextPage(ctx workflow.Context) (Page, error) {
 		return page, nil
 	}
 	var page Page
+	if err := j.list(ctx, j.cp.PageToken).Get(ctx, &page); err != nil {
+		return Page{}, fmt.Errorf("list page: %w", err)
+	}
+	return page, nil
+}
+
+// list runs ListPage for the page after token.
+func (j *jobState) list(ctx workflow.Context, token []byte) workflow.Future {
 	listCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         retryPolicy(),
 	})
-	req := PageRequest{Spec: j.spec, Token: j.cp.PageToken, StartedAt: j.cp.StartedAt}
-	if err := workflow.ExecuteActivity(listCtx, ListPageActivity, req).Get(ctx, &page); err != nil {
-		return Page{}, fmt.Errorf("list page: %w", err)
-	}
-	return page, nil
+	req := PageRequest{Spec: j.spec, Token: token, StartedAt: j.cp.StartedAt}
+	return workflow.ExecuteActivity(listCtx, ListPageActivity, req)
 }
 
 // applyPage runs ApplyPage until every execution has an outcome. The

@@ -17,7 +17,7 @@ import (
 // launchFlags are the flags every batch-launching command shares.
 type launchFlags struct {
 	query, reason, jobID, engine string
-	rps                          float64
+	rps, serverRPS               float64
 	limit                        int
 	autoClientMax                int64
 	yes, wait, dryRun            bool
@@ -31,16 +31,20 @@ func (f *launchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.query, "query", "q", "", "visibility query selecting the executions (required)")
 	fs.StringVar(&f.reason, "reason", "", "why, recorded in each execution's history (required)")
 	fs.StringVar(&f.jobID, "job-id", "", "batch job id (default: batchwire-cli-<uuid>)")
-	fs.Float64Var(&f.rps, "rps", 0, "maximum operations per second; 0 keeps the server's default (the server batcher may run faster)")
+	fs.Float64Var(&f.rps, "rps", 0, "maximum operations per second: the client engine's cap, which --engine auto weighs; "+
+		"0 is no cap there and keeps the server batcher's own rate (the server ignores a request's rate since 1.29)")
 	fs.BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
 	fs.BoolVar(&f.wait, "wait", false, "follow the job with a progress bar until it ends; exit 1 if any operation failed")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "count and list the executions that would be affected; change nothing")
 	fs.IntVar(&f.limit, "limit", 20, "with --dry-run, how many executions to list")
 	fs.StringVar(&f.engine, "engine", batch.EngineAuto,
 		"where the job runs: server (batcher), client (batchwire's engine), or auto: the client engine for what the "+
-			"server lacks and for at most --auto-client-max executions, the server batcher otherwise (as the daemon)")
+			"server lacks, the server batcher over --auto-client-max executions, else whichever finishes first at its "+
+			"rate (--rps, --server-rps), as the daemon")
 	fs.Int64Var(&f.autoClientMax, "auto-client-max", batch.DefaultAutoClientMax,
-		"with --engine auto, the largest count that runs on the client engine (the daemon's launch.auto_client_max)")
+		"with --engine auto, the largest count that may run on the client engine (the daemon's launch.auto_client_max)")
+	fs.Float64Var(&f.serverRPS, "server-rps", batch.DefaultServerRPS,
+		"with --engine auto, the server batcher's rate: the server's worker.batcherRPS (the daemon's launch.server_rps)")
 	fs.BoolVar(&f.allowUnscoped, "allow-unscoped", false,
 		"launch even when the query has no scope (only ExecutionStatus comparisons, so every such workflow of the namespace)")
 	durationVar(fs, &f.slotWait, "wait-for-slot",
@@ -60,8 +64,8 @@ func (f *launchFlags) check(cmd *cobra.Command) error {
 	if strings.TrimSpace(f.reason) == "" {
 		return usageError{errors.New("--reason is required: it is recorded in every affected execution's history")}
 	}
-	if f.rps < 0 || f.limit < 0 || f.autoClientMax < 0 {
-		return usageError{errors.New("--rps, --limit and --auto-client-max must not be negative")}
+	if f.rps < 0 || f.serverRPS < 0 || f.limit < 0 || f.autoClientMax < 0 {
+		return usageError{errors.New("--rps, --server-rps, --limit and --auto-client-max must not be negative")}
 	}
 	if f.jobID == "" {
 		f.jobID = "batchwire-cli-" + uuid.NewString()
@@ -106,9 +110,15 @@ func (f *launchFlags) plan(op batch.Operation, verb string, ids clientJob) (laun
 	return p, nil
 }
 
+// autoLimits are what engine auto weighs: the client engine runs a CLI job
+// at --rps (engine.SpecFrom), 0 being no cap.
+func (f *launchFlags) autoLimits() batch.AutoLimits {
+	return batch.AutoLimits{ClientMax: f.autoClientMax, ClientRPS: f.rps, ServerRPS: f.serverRPS}
+}
+
 // chooseEngine is the daemon's choice (batch.ChooseEngine) for count executions.
-func (p *launchPlan) chooseEngine(count, autoClientMax int64) error {
-	engine, err := batch.ChooseEngine(p.engine, p.job.Op, count, autoClientMax)
+func (p *launchPlan) chooseEngine(count int64, limits batch.AutoLimits) error {
+	engine, err := batch.ChooseEngine(p.engine, p.job.Op, count, limits)
 	if err != nil {
 		return usageError{flagErrors(err)}
 	}

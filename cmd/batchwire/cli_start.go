@@ -46,7 +46,7 @@ func (s *session) runLaunch(f *launchFlags, p launchPlan) error {
 	if err != nil {
 		return fmt.Errorf("preflight count (nothing was launched): %w", queryError(err))
 	}
-	if err := p.chooseEngine(count, f.autoClientMax); err != nil {
+	if err := p.chooseEngine(count, f.autoLimits()); err != nil {
 		return err
 	}
 	s.warnUnscoped(p)

@@ -113,7 +113,7 @@ func (f *testFlags) run(cmd *cobra.Command) error {
 		// A fresh pipeline per event: cooldown and rate depend on earlier
 		// launches, which a test does not have.
 		pipeline := admit.New(admit.Options{Counter: counter, Starter: noLaunch{},
-			AutoClientMax: cfg.Launch.AutoClientMax, DirectMax: cfg.Launch.DirectMax})
+			Auto: batch.AutoLimitsOf(cfg.Launch), DirectMax: cfg.Launch.DirectMax})
 		report := evaluateEvent(cmd.Context(), loaded, pipeline, triggers, ev, now, f.namespace)
 		report.Temporal = f.temporal
 		if err := report.print(cmd.OutOrStdout(), f.output); err != nil {

@@ -30,6 +30,11 @@ type Temporal struct {
 // Stop stops the dev server.
 func (t *Temporal) Stop() { _ = t.srv.Stop() }
 
+// BatcherRPSEnv, when set, is the dev server's worker.batcherRPS: the server
+// batcher's rate (default 50/s), which a benchmark over 10,000 workflows
+// raises so its server batcher runs take seconds rather than minutes.
+const BatcherRPSEnv = "BATCHWIRE_BENCH_BATCHER_RPS"
+
 // StartTemporal starts a dev server with the Tenant search attribute and the
 // given namespaces created. Call it from TestMain; a missing binary is an
 // error, never a skip.
@@ -49,6 +54,9 @@ func StartTemporalAt(hostPort string, namespaces ...string) (*Temporal, error) {
 	// explicitly because batchwire's launch queue is built around it.
 	args := []string{"--search-attribute", "Tenant=Keyword", "--search-attribute", "Deployment=Keyword",
 		"--dynamic-config-value", "frontend.MaxConcurrentBatchOperationPerNamespace=1"}
+	if rps := os.Getenv(BatcherRPSEnv); rps != "" {
+		args = append(args, "--dynamic-config-value", "worker.batcherRPS="+rps)
+	}
 	for _, ns := range namespaces {
 		args = append(args, "--namespace", ns)
 	}
