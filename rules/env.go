@@ -132,40 +132,38 @@ func (a *activation) nowFunc(string, ...ref.Val) ref.Val { return a.now }
 
 // eventValue is the event's attributes as one CEL map, converted once.
 func eventValue(ev *cloudevents.Event) ref.Val {
-	attrs := eventAttributes(ev)
-	m := make(map[ref.Val]ref.Val, len(attrs))
-	for name, value := range attrs {
-		m[types.String(name)] = types.DefaultTypeAdapter.NativeToValue(value)
-	}
-	return types.NewRefValMap(types.DefaultTypeAdapter, m)
+	return newFieldMap(eventAttributes(ev))
 }
 
 // eventAttributes flattens the context attributes and extensions into one
-// map. Optional attributes that are unset are left out, so reading them is an
-// error and has() tells whether they are present.
-func eventAttributes(ev *cloudevents.Event) map[string]any {
+// list of CEL fields; the attributes come last, so that an extension cannot
+// take an attribute's name. Optional attributes that are unset are left
+// out, so reading them is an error and has() tells whether they are present.
+func eventAttributes(ev *cloudevents.Event) []field {
 	exts := ev.Extensions()
-	attrs := make(map[string]any, len(exts)+8)
+	attrs := make([]field, 0, len(exts)+8)
 	for name, value := range exts {
-		attrs[name] = extensionValue(value)
+		attrs = append(attrs, field{name, types.DefaultTypeAdapter.NativeToValue(extensionValue(value))})
 	}
-	attrs["id"] = ev.ID()
-	attrs["source"] = ev.Source()
-	attrs["type"] = ev.Type()
-	attrs["specversion"] = ev.SpecVersion()
-	setIfPresent(attrs, "subject", ev.Subject())
-	setIfPresent(attrs, "datacontenttype", ev.DataContentType())
-	setIfPresent(attrs, "dataschema", ev.DataSchema())
+	attrs = append(attrs,
+		field{"id", types.String(ev.ID())},
+		field{"source", types.String(ev.Source())},
+		field{"type", types.String(ev.Type())},
+		field{"specversion", types.String(ev.SpecVersion())})
+	attrs = appendIfPresent(attrs, "subject", ev.Subject())
+	attrs = appendIfPresent(attrs, "datacontenttype", ev.DataContentType())
+	attrs = appendIfPresent(attrs, "dataschema", ev.DataSchema())
 	if t := ev.Time(); !t.IsZero() {
-		attrs["time"] = t.UTC()
+		attrs = append(attrs, field{"time", types.Timestamp{Time: t.UTC()}})
 	}
 	return attrs
 }
 
-func setIfPresent(attrs map[string]any, name, value string) {
-	if value != "" {
-		attrs[name] = value
+func appendIfPresent(attrs []field, name, value string) []field {
+	if value == "" {
+		return attrs
 	}
+	return append(attrs, field{name, types.String(value)})
 }
 
 // extensionValue maps a CloudEvents attribute value to a CEL-friendly one.

@@ -1,231 +1,367 @@
 package rules
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
-	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 )
 
-// maxJSONDepth bounds nesting as encoding/json does, so a deep payload is an
-// error, not a stack overflow.
-const maxJSONDepth = 10000
+const (
+	// maxJSONDepth bounds nesting as encoding/json does, so a deep payload is
+	// an error, not a stack overflow.
+	maxJSONDepth = 10000
+	// maxJSONBytes keeps every offset of the tape within 32 bits.
+	maxJSONBytes = 1<<32 - 1
+)
 
-// decodeJSON decodes exactly one JSON value straight into CEL values, with
-// the meaning jsonvalue.Decode and celValue give it (integers exact, the
-// last of duplicate keys wins, invalid UTF-8 replaced), in one pass: every
-// event with data pays it, so it avoids the intermediate Go maps. Strings
-// with escapes or invalid UTF-8 are handed to encoding/json, whose answer is
-// the reference (fuzzed against it in jsondecode_test.go).
+// decodeJSON decodes exactly one JSON value into CEL values, with the
+// meaning jsonvalue.Decode and celValue give it (integers exact, the last of
+// duplicate keys wins, invalid UTF-8 replaced as encoding/json does; fuzzed
+// against it in jsondecode_test.go). Every event with data pays for it, so
+// it does the least it can up front: one pass checks the whole text, so that
+// invalid JSON anywhere is an error as before, and records where each value
+// lies (the tape). Objects and arrays become CEL maps and lists when a rule
+// first reads them (jsonlazy.go): only the strings and numbers read are
+// copied out of raw, which the caller must not change while the values are
+// in use (an event's data does not change while its rules run).
 func decodeJSON(raw []byte) (ref.Val, error) {
-	d := jsonDecoder{data: raw}
-	v, err := d.value(0)
-	if err != nil {
+	if int64(len(raw)) > maxJSONBytes {
+		return nil, errors.New("JSON data over 4 GiB")
+	}
+	s := jsonScanner{text: raw, tape: make([]jsonNode, 0, len(raw)/16+4)}
+	if err := s.value(0); err != nil {
 		return nil, err
 	}
-	d.skipSpace()
-	if d.pos != len(d.data) {
+	s.skipSpace()
+	if s.pos != len(s.text) {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
-	return v, nil
+	doc := &jsonDoc{text: raw, tape: s.tape}
+	return doc.value(0), nil
 }
 
-type jsonDecoder struct {
-	data []byte
+type nodeKind uint8
+
+const (
+	nodeNull nodeKind = iota
+	nodeFalse
+	nodeTrue
+	nodeNumber
+	// nodeString is a string without escapes in valid UTF-8: its text as is.
+	nodeString
+	// nodeEscapedString has escapes or invalid UTF-8: unquote decodes it.
+	nodeEscapedString
+	nodeObject
+	nodeArray
+)
+
+// jsonNode is one value of the tape, in document order. An object's key and
+// value nodes alternate after it; an array's elements follow it.
+type jsonNode struct {
+	kind nodeKind
+	// start and end delimit a scalar's text, a string's without its quotes;
+	// an object's or array's end is its number of members or elements.
+	start, end uint32
+	// next is the index of the node after this one and all inside it.
+	next uint32
+}
+
+type jsonScanner struct {
+	text []byte
 	pos  int
+	tape []jsonNode
 }
 
-func (d *jsonDecoder) skipSpace() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
+// skipSpace is where the scan spends most of its time on indented JSON,
+// hence the eight spaces at a time.
+func (s *jsonScanner) skipSpace() {
+	i := s.pos
+	for i < len(s.text) {
+		if c := s.text[i]; c > ' ' || (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
+			break
+		}
+		i++
+		for i+8 <= len(s.text) && string(s.text[i:i+8]) == "        " {
+			i += 8
 		}
 	}
+	s.pos = i
 }
 
-func (d *jsonDecoder) errorf(format string, args ...any) error {
-	return fmt.Errorf("invalid JSON at offset %d: %s", d.pos, fmt.Sprintf(format, args...))
+func (s *jsonScanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))
 }
 
-func (d *jsonDecoder) value(depth int) (ref.Val, error) {
-	d.skipSpace()
-	if d.pos >= len(d.data) {
-		return nil, d.errorf("unexpected end")
+// push records a scalar.
+func (s *jsonScanner) push(kind nodeKind, start, end int) {
+	next := uint32(len(s.tape) + 1)
+	s.tape = append(s.tape, jsonNode{kind: kind, start: uint32(start), end: uint32(end), next: next})
+}
+
+func (s *jsonScanner) value(depth int) error {
+	s.skipSpace()
+	if s.pos >= len(s.text) {
+		return s.errorf("unexpected end")
 	}
 	if depth > maxJSONDepth {
-		return nil, d.errorf("nested too deeply")
+		return s.errorf("nested too deeply")
 	}
-	switch c := d.data[d.pos]; {
+	switch c := s.text[s.pos]; {
 	case c == '{':
-		return d.object(depth)
+		return s.container(nodeObject, depth)
 	case c == '[':
-		return d.array(depth)
+		return s.container(nodeArray, depth)
 	case c == '"':
-		s, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		return types.String(s), nil
+		return s.str()
 	case c == '-' || (c >= '0' && c <= '9'):
-		return d.number()
+		return s.number()
 	}
-	return d.literal()
+	return s.literal()
 }
 
-func (d *jsonDecoder) literal() (ref.Val, error) {
+func (s *jsonScanner) literal() error {
 	for _, lit := range []struct {
 		text string
-		val  ref.Val
-	}{{"true", types.True}, {"false", types.False}, {"null", types.NullValue}} {
-		if len(d.data)-d.pos >= len(lit.text) && string(d.data[d.pos:d.pos+len(lit.text)]) == lit.text {
-			d.pos += len(lit.text)
-			return lit.val, nil
+		kind nodeKind
+	}{{"true", nodeTrue}, {"false", nodeFalse}, {"null", nodeNull}} {
+		if bytes.HasPrefix(s.text[s.pos:], []byte(lit.text)) {
+			s.push(lit.kind, s.pos, s.pos+len(lit.text))
+			s.pos += len(lit.text)
+			return nil
 		}
 	}
-	return nil, d.errorf("unexpected character %q", d.data[d.pos])
+	return s.errorf("unexpected character %q", s.text[s.pos])
 }
 
-func (d *jsonDecoder) object(depth int) (ref.Val, error) {
-	d.pos++ // {
-	m := map[ref.Val]ref.Val{}
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		return types.NewRefValMap(types.DefaultTypeAdapter, m), nil
+// container reads an object or an array and its members.
+func (s *jsonScanner) container(kind nodeKind, depth int) error {
+	at := len(s.tape)
+	s.tape = append(s.tape, jsonNode{kind: kind})
+	closing := byte(']')
+	if kind == nodeObject {
+		closing = '}'
+	}
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(s.text) && s.text[s.pos] == closing {
+		s.pos++
+		s.tape[at].next = uint32(len(s.tape))
+		return nil
 	}
 	for {
-		d.skipSpace()
-		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
-			return nil, d.errorf("want an object key")
+		if kind == nodeObject {
+			if err := s.key(); err != nil {
+				return err
+			}
 		}
-		key, err := d.str()
-		if err != nil {
-			return nil, err
+		if err := s.value(depth + 1); err != nil {
+			return err
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-			return nil, d.errorf("want ':'")
-		}
-		d.pos++
-		v, err := d.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		m[types.String(key)] = v
-		if done, err := d.next('}'); err != nil || done {
-			return types.NewRefValMap(types.DefaultTypeAdapter, m), err
+		s.tape[at].end++
+		if done, err := s.next(closing); err != nil || done {
+			s.tape[at].next = uint32(len(s.tape))
+			return err
 		}
 	}
 }
 
-func (d *jsonDecoder) array(depth int) (ref.Val, error) {
-	d.pos++ // [
-	var list []ref.Val
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		return types.NewRefValList(types.DefaultTypeAdapter, []ref.Val{}), nil
+// key reads an object's key and the ':' after it.
+func (s *jsonScanner) key() error {
+	s.skipSpace()
+	if s.pos >= len(s.text) || s.text[s.pos] != '"' {
+		return s.errorf("want an object key")
 	}
-	for {
-		v, err := d.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, v)
-		if done, err := d.next(']'); err != nil || done {
-			return types.NewRefValList(types.DefaultTypeAdapter, list), err
-		}
+	if err := s.str(); err != nil {
+		return err
 	}
+	s.skipSpace()
+	if s.pos >= len(s.text) || s.text[s.pos] != ':' {
+		return s.errorf("want ':'")
+	}
+	s.pos++
+	return nil
 }
 
 // next reads the ',' between elements or the closing character.
-func (d *jsonDecoder) next(closing byte) (bool, error) {
-	d.skipSpace()
-	if d.pos >= len(d.data) {
-		return false, d.errorf("unexpected end")
+func (s *jsonScanner) next(closing byte) (bool, error) {
+	s.skipSpace()
+	if s.pos >= len(s.text) {
+		return false, s.errorf("unexpected end")
 	}
-	switch d.data[d.pos] {
+	switch s.text[s.pos] {
 	case ',':
-		d.pos++
+		s.pos++
 		return false, nil
 	case closing:
-		d.pos++
+		s.pos++
 		return true, nil
 	}
-	return false, d.errorf("want ',' or %q", closing)
+	return false, s.errorf("want ',' or %q", closing)
 }
 
-// str reads a string literal. The common case, no escape and valid UTF-8,
-// is a slice of the input; the others go to encoding/json.
-func (d *jsonDecoder) str() (string, error) {
-	start := d.pos
-	d.pos++ // opening quote
-	plain := true
-	for d.pos < len(d.data) {
-		switch c := d.data[d.pos]; {
-		case c == '"':
-			d.pos++
-			body := d.data[start+1 : d.pos-1]
-			if plain && utf8.Valid(body) {
-				return string(body), nil
-			}
-			var s string
-			if err := json.Unmarshal(d.data[start:d.pos], &s); err != nil {
-				return "", d.errorf("%v", err)
-			}
-			return s, nil
-		case c == '\\':
-			plain = false
-			d.pos += 2
-			continue
-		case c < 0x20:
-			return "", d.errorf("control character in a string")
-		}
-		d.pos++
+// stringSpecial marks the bytes a string's scan must look at: the closing
+// quote, escapes, control characters and the start of multi-byte UTF-8.
+var stringSpecial = func() (special [256]bool) {
+	for c := range special {
+		special[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
 	}
-	return "", d.errorf("unterminated string")
+	return special
+}()
+
+// str checks a string literal as encoding/json would and records it.
+func (s *jsonScanner) str() error {
+	start := s.pos + 1
+	kind, ascii := nodeString, true
+	for i := start; i < len(s.text); i++ {
+		for i < len(s.text) && !stringSpecial[s.text[i]] {
+			i++
+		}
+		if i >= len(s.text) {
+			break
+		}
+		switch c := s.text[i]; {
+		case c == '"':
+			if kind == nodeString && !ascii && !utf8.Valid(s.text[start:i]) {
+				kind = nodeEscapedString
+			}
+			s.push(kind, start, i)
+			s.pos = i + 1
+			return nil
+		case c == '\\':
+			n := escapeLen(s.text[i:])
+			if n == 0 {
+				s.pos = i
+				return s.errorf("invalid escape in a string")
+			}
+			kind = nodeEscapedString
+			i += n - 1
+		case c < 0x20:
+			s.pos = i
+			return s.errorf("control character in a string")
+		default:
+			ascii = false
+		}
+	}
+	s.pos = len(s.text)
+	return s.errorf("unterminated string")
 }
 
-// number reads a number as the JSON grammar has it and keeps integers exact.
-func (d *jsonDecoder) number() (ref.Val, error) {
-	start := d.pos
-	if d.data[d.pos] == '-' {
-		d.pos++
+// escapeLen is the length of the escape sequence esc starts with, or 0 if
+// JSON has no such escape.
+func escapeLen(esc []byte) int {
+	if len(esc) < 2 {
+		return 0
+	}
+	switch esc[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if len(esc) >= 6 && hex4(esc[2:6]) >= 0 {
+			return 6
+		}
+	}
+	return 0
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(digits []byte) rune {
+	var r rune
+	for i := range 4 {
+		c := digits[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// unquote decodes the body of a string literal that str has checked, as
+// encoding/json does: a \u escape of a lone surrogate and each byte of
+// invalid UTF-8 become U+FFFD.
+func unquote(body []byte) string {
+	out := make([]byte, 0, len(body)+utf8.UTFMax)
+	for i := 0; i < len(body); {
+		switch c := body[i]; {
+		case c == '\\' && body[i+1] == 'u':
+			r := hex4(body[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if len(body) >= i+6 && body[i] == '\\' && body[i+1] == 'u' {
+					if pair := utf16.DecodeRune(r, hex4(body[i+2:i+6])); pair != unicode.ReplacementChar {
+						r = pair
+						i += 6
+					}
+				}
+				if utf16.IsSurrogate(r) {
+					r = unicode.ReplacementChar
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		case c == '\\':
+			out = append(out, unescaped[body[i+1]])
+			i += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(body[i:])
+			out = utf8.AppendRune(out, r)
+			i += size
+		}
+	}
+	return string(out)
+}
+
+// number checks a number as the JSON grammar has it.
+func (s *jsonScanner) number() error {
+	start := s.pos
+	if s.text[s.pos] == '-' {
+		s.pos++
 	}
 	switch {
-	case d.pos < len(d.data) && d.data[d.pos] == '0':
-		d.pos++
-	case !d.digits():
-		return nil, d.errorf("invalid number")
+	case s.pos < len(s.text) && s.text[s.pos] == '0':
+		s.pos++
+	case !s.digits():
+		return s.errorf("invalid number")
 	}
-	if d.pos < len(d.data) && d.data[d.pos] == '.' {
-		d.pos++
-		if !d.digits() {
-			return nil, d.errorf("invalid number")
+	if s.pos < len(s.text) && s.text[s.pos] == '.' {
+		s.pos++
+		if !s.digits() {
+			return s.errorf("invalid number")
 		}
 	}
-	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
-		d.pos++
-		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
-			d.pos++
+	if s.pos < len(s.text) && (s.text[s.pos] == 'e' || s.text[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.text) && (s.text[s.pos] == '+' || s.text[s.pos] == '-') {
+			s.pos++
 		}
-		if !d.digits() {
-			return nil, d.errorf("invalid number")
+		if !s.digits() {
+			return s.errorf("invalid number")
 		}
 	}
-	return exactInteger(json.Number(d.data[start:d.pos])), nil
+	s.push(nodeNumber, start, s.pos)
+	return nil
 }
 
-func (d *jsonDecoder) digits() bool {
-	start := d.pos
-	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
-		d.pos++
+func (s *jsonScanner) digits() bool {
+	start := s.pos
+	for s.pos < len(s.text) && s.text[s.pos] >= '0' && s.text[s.pos] <= '9' {
+		s.pos++
 	}
-	return d.pos > start
+	return s.pos > start
 }
