@@ -2,8 +2,10 @@ package rules
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -77,20 +79,40 @@ type jsonScanner struct {
 	tape []jsonNode
 }
 
-// skipSpace is where the scan spends most of its time on indented JSON,
-// hence the eight spaces at a time.
+// skipSpace is where the scan of indented JSON spends most of its time,
+// hence the runs of spaces taken eight bytes at a time.
 func (s *jsonScanner) skipSpace() {
 	i := s.pos
 	for i < len(s.text) {
-		if c := s.text[i]; c > ' ' || (c != ' ' && c != '\n' && c != '\t' && c != '\r') {
-			break
+		switch s.text[i] {
+		case ' ':
+			if i+8 <= len(s.text) {
+				i += leadingSpaces(binary.LittleEndian.Uint64(s.text[i:]))
+				continue
+			}
+		case '\n', '\t', '\r':
+		default:
+			s.pos = i
+			return
 		}
 		i++
-		for i+8 <= len(s.text) && string(s.text[i:i+8]) == "        " {
-			i += 8
-		}
 	}
 	s.pos = i
+}
+
+const (
+	eachByte   = 0x0101010101010101
+	highBits   = 0x8080808080808080
+	eightSpace = ' ' * eachByte
+)
+
+// leadingSpaces counts the spaces that eight bytes, read little-endian,
+// start with.
+func leadingSpaces(word uint64) int {
+	if other := word ^ eightSpace; other != 0 {
+		return bits.TrailingZeros64(other) / 8
+	}
+	return 8
 }
 
 func (s *jsonScanner) errorf(format string, args ...any) error {
@@ -99,8 +121,13 @@ func (s *jsonScanner) errorf(format string, args ...any) error {
 
 // push records a scalar.
 func (s *jsonScanner) push(kind nodeKind, start, end int) {
-	next := uint32(len(s.tape) + 1)
-	s.tape = append(s.tape, jsonNode{kind: kind, start: uint32(start), end: uint32(end), next: next})
+	s.tape = append(s.tape, jsonNode{kind: kind, start: offset(start), end: offset(end), next: offset(len(s.tape) + 1)})
+}
+
+// offset is an offset in the text or an index of the tape as the tape
+// holds it.
+func offset(i int) uint32 {
+	return uint32(i) //nolint:gosec // decodeJSON refuses a text over maxJSONBytes; the tape has fewer nodes than the text bytes
 }
 
 func (s *jsonScanner) value(depth int) error {
@@ -150,7 +177,7 @@ func (s *jsonScanner) container(kind nodeKind, depth int) error {
 	s.skipSpace()
 	if s.pos < len(s.text) && s.text[s.pos] == closing {
 		s.pos++
-		s.tape[at].next = uint32(len(s.tape))
+		s.tape[at].next = offset(len(s.tape))
 		return nil
 	}
 	for {
@@ -164,7 +191,7 @@ func (s *jsonScanner) container(kind nodeKind, depth int) error {
 		}
 		s.tape[at].end++
 		if done, err := s.next(closing); err != nil || done {
-			s.tape[at].next = uint32(len(s.tape))
+			s.tape[at].next = offset(len(s.tape))
 			return err
 		}
 	}
@@ -204,23 +231,12 @@ func (s *jsonScanner) next(closing byte) (bool, error) {
 	return false, s.errorf("want ',' or %q", closing)
 }
 
-// stringSpecial marks the bytes a string's scan must look at: the closing
-// quote, escapes, control characters and the start of multi-byte UTF-8.
-var stringSpecial = func() (special [256]bool) {
-	for c := range special {
-		special[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
-	}
-	return special
-}()
-
 // str checks a string literal as encoding/json would and records it.
 func (s *jsonScanner) str() error {
 	start := s.pos + 1
 	kind, ascii := nodeString, true
 	for i := start; i < len(s.text); i++ {
-		for i < len(s.text) && !stringSpecial[s.text[i]] {
-			i++
-		}
+		i = plainRun(s.text, i)
 		if i >= len(s.text) {
 			break
 		}
@@ -250,6 +266,37 @@ func (s *jsonScanner) str() error {
 	s.pos = len(s.text)
 	return s.errorf("unterminated string")
 }
+
+// plainRun returns the index of the first byte from i on that a string's
+// scan must look at: a quote, a backslash, a control character or a byte of
+// multi-byte UTF-8. It takes eight bytes at a time while it can.
+func plainRun(text []byte, i int) int {
+	for ; i+8 <= len(text); i += 8 {
+		word := binary.LittleEndian.Uint64(text[i:])
+		// The high bit of each byte that is a quote, a backslash, below
+		// 0x20 or 0x80 and above. A byte above one flagged may be flagged
+		// wrongly (a borrow), so only the lowest flag counts.
+		flags := (hasZeroByte(word^('"'*eachByte)) | hasZeroByte(word^('\\'*eachByte)) |
+			(word - 0x20*eachByte) | word) & highBits
+		if flags != 0 {
+			return i + bits.TrailingZeros64(flags)/8
+		}
+	}
+	for i < len(text) && !stringSpecial[text[i]] {
+		i++
+	}
+	return i
+}
+
+func hasZeroByte(word uint64) uint64 { return (word - eachByte) &^ word }
+
+// stringSpecial marks the bytes plainRun stops at, for the tail of a text.
+var stringSpecial = func() (special [256]bool) {
+	for c := range special {
+		special[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return special
+}()
 
 // escapeLen is the length of the escape sequence esc starts with, or 0 if
 // JSON has no such escape.
