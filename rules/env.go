@@ -91,16 +91,21 @@ type activation struct {
 	data    ref.Val
 	dataEv  *cloudevents.Event
 	decoded bool
+	// eventMap and attrs hold event, in the activation's own allocation.
+	eventMap fieldMap
+	attrs    [8]field
 }
 
 var _ interpreter.FunctionActivation = (*activation)(nil)
 
 func newActivation(ev *cloudevents.Event, now time.Time) *activation {
-	return &activation{
-		event:  eventValue(ev),
+	a := &activation{
 		now:    types.Timestamp{Time: now.UTC()},
 		dataEv: ev,
 	}
+	a.eventMap.init(appendEventAttributes(a.attrs[:0], ev))
+	a.event = &a.eventMap
+	return a
 }
 
 // ResolveName implements interpreter.Activation.
@@ -130,19 +135,13 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 
 func (a *activation) nowFunc(string, ...ref.Val) ref.Val { return a.now }
 
-// eventValue is the event's attributes as one CEL map, converted once.
-func eventValue(ev *cloudevents.Event) ref.Val {
-	return newFieldMap(eventAttributes(ev))
-}
-
-// eventAttributes flattens the context attributes and extensions into one
-// list of CEL fields; the attributes come last, so that an extension cannot
-// take an attribute's name. Optional attributes that are unset are left
-// out, so reading them is an error and has() tells whether they are present.
-func eventAttributes(ev *cloudevents.Event) []field {
-	exts := ev.Extensions()
-	attrs := make([]field, 0, len(exts)+8)
-	for name, value := range exts {
+// appendEventAttributes appends the context attributes and extensions of
+// ev to attrs as CEL fields; the attributes come last, so that an
+// extension cannot take an attribute's name. Optional attributes that are
+// unset are left out, so reading them is an error and has() tells whether
+// they are present.
+func appendEventAttributes(attrs []field, ev *cloudevents.Event) []field {
+	for name, value := range ev.Extensions() {
 		attrs = append(attrs, field{name, types.DefaultTypeAdapter.NativeToValue(extensionValue(value))})
 	}
 	attrs = append(attrs,
@@ -253,7 +252,7 @@ func exactInteger(n json.Number) ref.Val {
 // isJSONContentType treats an unset content type as JSON: webhooks mapped
 // to events often do not set one.
 func isJSONContentType(contentType string) bool {
-	if contentType == "" {
+	if contentType == "" || contentType == "application/json" {
 		return true
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)

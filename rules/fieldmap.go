@@ -43,6 +43,12 @@ type nativeMap struct {
 // wins, as in encoding/json. It keeps and changes the slice.
 func newFieldMap(fields []field) *fieldMap {
 	m := &fieldMap{}
+	m.init(fields)
+	return m
+}
+
+// init is newFieldMap for a fieldMap held inside another value.
+func (m *fieldMap) init(fields []field) {
 	unique := fields[:0]
 	if len(fields) > indexAbove {
 		m.index = make(map[string]int, len(fields))
@@ -58,7 +64,6 @@ func newFieldMap(fields []field) *fieldMap {
 		unique = append(unique, f)
 	}
 	m.fields = unique
-	return m
 }
 
 // find returns the index of key in fields, or -1.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -44,7 +45,7 @@ func decodeJSON(raw []byte) (ref.Val, error) {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	doc := &jsonDoc{text: raw, tape: s.tape}
-	return doc.value(0), nil
+	return doc.root(), nil
 }
 
 type nodeKind uint8
@@ -337,11 +338,10 @@ func hex4(digits []byte) rune {
 
 var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
-// unquote decodes the body of a string literal that str has checked, as
-// encoding/json does: a \u escape of a lone surrogate and each byte of
-// invalid UTF-8 become U+FFFD.
-func unquote(body []byte) string {
-	out := make([]byte, 0, len(body)+utf8.UTFMax)
+// unquote decodes the body of a string literal that str has checked into
+// out, as encoding/json does: a \u escape of a lone surrogate and each
+// byte of invalid UTF-8 become U+FFFD.
+func unquote(out *strings.Builder, body []byte) {
 	for i := 0; i < len(body); {
 		switch c := body[i]; {
 		case c == '\\' && body[i+1] == 'u':
@@ -358,20 +358,19 @@ func unquote(body []byte) string {
 					r = unicode.ReplacementChar
 				}
 			}
-			out = utf8.AppendRune(out, r)
+			out.WriteRune(r)
 		case c == '\\':
-			out = append(out, unescaped[body[i+1]])
+			out.WriteByte(unescaped[body[i+1]])
 			i += 2
 		case c < utf8.RuneSelf:
-			out = append(out, c)
+			out.WriteByte(c)
 			i++
 		default:
 			r, size := utf8.DecodeRune(body[i:])
-			out = utf8.AppendRune(out, r)
+			out.WriteRune(r)
 			i += size
 		}
 	}
-	return string(out)
 }
 
 // number checks a number as the JSON grammar has it.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 
 	"cel.dev/cel-go/common/types"
@@ -17,12 +18,78 @@ type jsonDoc struct {
 	tape []jsonNode
 }
 
-// value is the CEL value of node i. An object or an array is a lazy value
-// that builds its CEL map or list on first use; a rule reading
-// data.flags.updated builds three small maps and leaves the rest untouched.
-func (doc *jsonDoc) value(i uint32) ref.Val {
+// root is the CEL value of the whole text.
+func (doc *jsonDoc) root() ref.Val {
+	var b members
+	b.init(doc, 0, doc.tape[0].next)
+	return b.value(0)
+}
+
+// objectFields builds the fields of the object at node i. Objects and
+// arrays among them are lazy values that build theirs on first use: a rule
+// reading data.flags.updated builds three small maps and leaves the rest.
+func (doc *jsonDoc) objectFields(i uint32) []field {
 	n := &doc.tape[i]
-	switch n.kind {
+	var b members
+	b.init(doc, i+1, n.next)
+	fields := make([]field, 0, n.end)
+	for at := i + 1; at < n.next; {
+		key := b.str(&doc.tape[at])
+		at++
+		fields = append(fields, field{key: key, val: b.value(at)})
+		at = doc.tape[at].next
+	}
+	return fields
+}
+
+// array builds the CEL list of the array at node i.
+func (doc *jsonDoc) array(i uint32) celList {
+	n := &doc.tape[i]
+	var b members
+	b.init(doc, i+1, n.next)
+	elems := make([]ref.Val, 0, n.end)
+	for at := i + 1; at < n.next; at = doc.tape[at].next {
+		elems = append(elems, b.value(at))
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, elems).(celList)
+}
+
+// members builds the CEL values of the nodes from first to next (the
+// members of one object or array, or the root) with one allocation for
+// all their strings and numbers and one for each kind of lazy value.
+type members struct {
+	doc     *jsonDoc
+	text    strings.Builder
+	objects []lazyObject
+	arrays  []lazyArray
+}
+
+func (b *members) init(doc *jsonDoc, first, next uint32) {
+	var textBytes, objects, arrays int
+	for at := first; at < next; at = doc.tape[at].next {
+		switch n := &doc.tape[at]; n.kind {
+		case nodeObject:
+			objects++
+		case nodeArray:
+			arrays++
+		case nodeNumber, nodeString, nodeEscapedString:
+			textBytes += int(n.end - n.start)
+		}
+	}
+	b.doc = doc
+	// Decoding can make an escaped string longer; the builder then grows.
+	b.text.Grow(textBytes)
+	if objects > 0 {
+		b.objects = make([]lazyObject, objects)
+	}
+	if arrays > 0 {
+		b.arrays = make([]lazyArray, arrays)
+	}
+}
+
+// value is the CEL value of node i.
+func (b *members) value(i uint32) ref.Val {
+	switch n := &b.doc.tape[i]; n.kind {
 	case nodeNull:
 		return types.NullValue
 	case nodeFalse:
@@ -30,43 +97,33 @@ func (doc *jsonDoc) value(i uint32) ref.Val {
 	case nodeTrue:
 		return types.True
 	case nodeNumber:
-		return exactInteger(json.Number(doc.text[n.start:n.end]))
+		return exactInteger(json.Number(b.str(n)))
 	case nodeObject:
-		return &lazyObject{doc: doc, at: i}
+		o := &b.objects[0]
+		b.objects = b.objects[1:]
+		o.doc, o.at = b.doc, i
+		return o
 	case nodeArray:
-		return &lazyArray{doc: doc, at: i}
+		a := &b.arrays[0]
+		b.arrays = b.arrays[1:]
+		a.doc, a.at = b.doc, i
+		return a
+	default:
+		return types.String(b.str(n))
 	}
-	return types.String(doc.str(n))
 }
 
-func (doc *jsonDoc) str(n *jsonNode) string {
+// str is the text of a number or a string node, decoded.
+func (b *members) str(n *jsonNode) string {
+	start := b.text.Len()
 	if n.kind == nodeEscapedString {
-		return unquote(doc.text[n.start:n.end])
+		unquote(&b.text, b.doc.text[n.start:n.end])
+	} else {
+		b.text.Write(b.doc.text[n.start:n.end])
 	}
-	return string(doc.text[n.start:n.end])
-}
-
-// object builds the CEL map of the object at node i.
-func (doc *jsonDoc) object(i uint32) *fieldMap {
-	n := &doc.tape[i]
-	fields := make([]field, 0, n.end)
-	for at := i + 1; at < n.next; {
-		key := doc.str(&doc.tape[at])
-		at++
-		fields = append(fields, field{key: key, val: doc.value(at)})
-		at = doc.tape[at].next
-	}
-	return newFieldMap(fields)
-}
-
-// array builds the CEL list of the array at node i.
-func (doc *jsonDoc) array(i uint32) celList {
-	n := &doc.tape[i]
-	elems := make([]ref.Val, 0, n.end)
-	for at := i + 1; at < n.next; at = doc.tape[at].next {
-		elems = append(elems, doc.value(at))
-	}
-	return types.NewRefValList(types.DefaultTypeAdapter, elems).(celList)
+	// The builder never changes bytes it holds, so a string of them stays
+	// as it is whatever is written after.
+	return b.text.String()[start:]
 }
 
 // celMap is what cel-go's own maps offer and its interpreter looks for: a
@@ -92,13 +149,22 @@ type celList interface {
 	GetInt64Index(int64) (any, bool)
 }
 
-// lazyObject is a JSON object whose CEL map is built on first use. It is
-// safe for concurrent use: two callers may build equal maps, one is kept.
+// lazyObject is a JSON object whose CEL map is built on first use, in
+// place. It is safe for concurrent use: while one caller builds the map,
+// another builds its own equal one.
 type lazyObject struct {
 	doc   *jsonDoc
 	at    uint32
-	built atomic.Pointer[fieldMap]
+	state atomic.Uint32
+	built fieldMap
 }
+
+// The states of a lazyObject.
+const (
+	objectNotBuilt uint32 = iota
+	objectBuilding
+	objectBuilt
+)
 
 var (
 	_ celMap = (*lazyObject)(nil)
@@ -106,11 +172,16 @@ var (
 )
 
 func (o *lazyObject) m() *fieldMap {
-	if m := o.built.Load(); m != nil {
-		return m
+	if o.state.Load() == objectBuilt {
+		return &o.built
 	}
-	o.built.CompareAndSwap(nil, o.doc.object(o.at))
-	return o.built.Load()
+	fields := o.doc.objectFields(o.at)
+	if !o.state.CompareAndSwap(objectNotBuilt, objectBuilding) {
+		return newFieldMap(fields)
+	}
+	o.built.init(fields)
+	o.state.Store(objectBuilt)
+	return &o.built
 }
 
 func (o *lazyObject) ConvertToNative(t reflect.Type) (any, error) { return o.m().ConvertToNative(t) }
