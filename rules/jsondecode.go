@@ -81,40 +81,39 @@ type jsonScanner struct {
 }
 
 // skipSpace is where the scan of indented JSON spends most of its time,
-// hence the runs of spaces taken eight bytes at a time.
+// hence the eight bytes at a time.
 func (s *jsonScanner) skipSpace() {
 	i := s.pos
-	for i < len(s.text) {
-		switch s.text[i] {
-		case ' ':
-			if i+8 <= len(s.text) {
-				i += leadingSpaces(binary.LittleEndian.Uint64(s.text[i:]))
-				continue
-			}
-		case '\n', '\t', '\r':
-		default:
-			s.pos = i
+	if i < len(s.text) && s.text[i] > ' ' {
+		return
+	}
+	for ; i+8 <= len(s.text); i += 8 {
+		if other := notSpace(binary.LittleEndian.Uint64(s.text[i:])); other != 0 {
+			s.pos = i + bits.TrailingZeros64(other)/8
 			return
 		}
+	}
+	for i < len(s.text) && (s.text[i] == ' ' || s.text[i] == '\n' || s.text[i] == '\t' || s.text[i] == '\r') {
 		i++
 	}
 	s.pos = i
 }
 
 const (
-	eachByte   = 0x0101010101010101
-	highBits   = 0x8080808080808080
-	eightSpace = ' ' * eachByte
+	eachByte = 0x0101010101010101
+	highBits = 0x8080808080808080
+	lowBits  = 0x7f7f7f7f7f7f7f7f
 )
 
-// leadingSpaces counts the spaces that eight bytes, read little-endian,
-// start with.
-func leadingSpaces(word uint64) int {
-	if other := word ^ eightSpace; other != 0 {
-		return bits.TrailingZeros64(other) / 8
-	}
-	return 8
+// notSpace sets the high bit of each of eight bytes that is not JSON
+// whitespace, exactly: no carry crosses from one byte to the next.
+func notSpace(word uint64) uint64 {
+	return nonZero(word^(' '*eachByte)) & nonZero(word^('\n'*eachByte)) &
+		nonZero(word^('\t'*eachByte)) & nonZero(word^('\r'*eachByte))
 }
+
+// nonZero sets the high bit of each non-zero byte of word.
+func nonZero(word uint64) uint64 { return ((word & lowBits) + lowBits | word) & highBits }
 
 func (s *jsonScanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))
