@@ -201,9 +201,9 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	return decoded
 }
 
-// celValue converts decoded JSON into CEL values once per event, so that
-// rules reading the same field do not each wrap and convert it again (a
-// native map is wrapped anew on every access). Every JSON integer stays
+// celValue converts JSON decoded by encoding/json into CEL values: the
+// meaning decodeJSON keeps in one pass, and the reference its tests and
+// fuzzing compare it with. Every JSON integer stays
 // exact: CEL reads a json.Number that does not fit an int64 as a double,
 // which would render 18446744073709551617 as 18446744073709551616, so one
 // that fits a uint64 becomes a uint, a larger one an error value, which
