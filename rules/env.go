@@ -91,16 +91,21 @@ type activation struct {
 	data    ref.Val
 	dataEv  *cloudevents.Event
 	decoded bool
+	// eventMap and attrs hold event, in the activation's own allocation.
+	eventMap fieldMap
+	attrs    [8]field
 }
 
 var _ interpreter.FunctionActivation = (*activation)(nil)
 
 func newActivation(ev *cloudevents.Event, now time.Time) *activation {
-	return &activation{
-		event:  eventValue(ev),
+	a := &activation{
 		now:    types.Timestamp{Time: now.UTC()},
 		dataEv: ev,
 	}
+	a.eventMap.init(appendEventAttributes(a.attrs[:0], ev))
+	a.event = &a.eventMap
+	return a
 }
 
 // ResolveName implements interpreter.Activation.
@@ -130,42 +135,34 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 
 func (a *activation) nowFunc(string, ...ref.Val) ref.Val { return a.now }
 
-// eventValue is the event's attributes as one CEL map, converted once.
-func eventValue(ev *cloudevents.Event) ref.Val {
-	attrs := eventAttributes(ev)
-	m := make(map[ref.Val]ref.Val, len(attrs))
-	for name, value := range attrs {
-		m[types.String(name)] = types.DefaultTypeAdapter.NativeToValue(value)
+// appendEventAttributes appends the context attributes and extensions of
+// ev to attrs as CEL fields; the attributes come last, so that an
+// extension cannot take an attribute's name. Optional attributes that are
+// unset are left out, so reading them is an error and has() tells whether
+// they are present.
+func appendEventAttributes(attrs []field, ev *cloudevents.Event) []field {
+	for name, value := range ev.Extensions() {
+		attrs = append(attrs, field{name, types.DefaultTypeAdapter.NativeToValue(extensionValue(value))})
 	}
-	return types.NewRefValMap(types.DefaultTypeAdapter, m)
-}
-
-// eventAttributes flattens the context attributes and extensions into one
-// map. Optional attributes that are unset are left out, so reading them is an
-// error and has() tells whether they are present.
-func eventAttributes(ev *cloudevents.Event) map[string]any {
-	exts := ev.Extensions()
-	attrs := make(map[string]any, len(exts)+8)
-	for name, value := range exts {
-		attrs[name] = extensionValue(value)
-	}
-	attrs["id"] = ev.ID()
-	attrs["source"] = ev.Source()
-	attrs["type"] = ev.Type()
-	attrs["specversion"] = ev.SpecVersion()
-	setIfPresent(attrs, "subject", ev.Subject())
-	setIfPresent(attrs, "datacontenttype", ev.DataContentType())
-	setIfPresent(attrs, "dataschema", ev.DataSchema())
+	attrs = append(attrs,
+		field{"id", types.String(ev.ID())},
+		field{"source", types.String(ev.Source())},
+		field{"type", types.String(ev.Type())},
+		field{"specversion", types.String(ev.SpecVersion())})
+	attrs = appendIfPresent(attrs, "subject", ev.Subject())
+	attrs = appendIfPresent(attrs, "datacontenttype", ev.DataContentType())
+	attrs = appendIfPresent(attrs, "dataschema", ev.DataSchema())
 	if t := ev.Time(); !t.IsZero() {
-		attrs["time"] = t.UTC()
+		attrs = append(attrs, field{"time", types.Timestamp{Time: t.UTC()}})
 	}
 	return attrs
 }
 
-func setIfPresent(attrs map[string]any, name, value string) {
-	if value != "" {
-		attrs[name] = value
+func appendIfPresent(attrs []field, name, value string) []field {
+	if value == "" {
+		return attrs
 	}
+	return append(attrs, field{name, types.String(value)})
 }
 
 // extensionValue maps a CloudEvents attribute value to a CEL-friendly one.
@@ -204,9 +201,9 @@ func eventData(ev *cloudevents.Event) ref.Val {
 	return decoded
 }
 
-// celValue converts decoded JSON into CEL values once per event, so that
-// rules reading the same field do not each wrap and convert it again (a
-// native map is wrapped anew on every access). Every JSON integer stays
+// celValue converts JSON decoded by encoding/json into CEL values: the
+// meaning decodeJSON keeps in one pass, and the reference its tests and
+// fuzzing compare it with. Every JSON integer stays
 // exact: CEL reads a json.Number that does not fit an int64 as a double,
 // which would render 18446744073709551617 as 18446744073709551616, so one
 // that fits a uint64 becomes a uint, a larger one an error value, which
@@ -255,7 +252,7 @@ func exactInteger(n json.Number) ref.Val {
 // isJSONContentType treats an unset content type as JSON: webhooks mapped
 // to events often do not set one.
 func isJSONContentType(contentType string) bool {
-	if contentType == "" {
+	if contentType == "" || contentType == "application/json" {
 		return true
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)

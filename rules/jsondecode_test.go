@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"cel.dev/cel-go/common/types"
@@ -87,4 +89,30 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) { requireSameJSON(t, raw) })
+}
+
+// TestScanShortcutsAgreeWithByteLoops puts each byte value at each place of
+// a run of plain text, and of spaces, and checks that the eight-at-a-time
+// loops stop where a loop over single bytes would.
+func TestScanShortcutsAgreeWithByteLoops(t *testing.T) {
+	for c := range 256 {
+		for at := range 20 {
+			for _, filler := range []byte{'a', ' '} {
+				text := bytes.Repeat([]byte{filler}, 20)
+				text[at] = byte(c)
+				wantPlain := 0
+				for wantPlain < len(text) && !stringSpecial[text[wantPlain]] {
+					wantPlain++
+				}
+				require.Equal(t, wantPlain, plainRun(text, 0), "byte %#x at %d in %q", c, at, text)
+				s := jsonScanner{text: text}
+				s.skipSpace()
+				wantSpace := 0
+				for wantSpace < len(text) && strings.IndexByte(" \t\n\r", text[wantSpace]) >= 0 {
+					wantSpace++
+				}
+				require.Equal(t, wantSpace, s.pos, "byte %#x at %d in %q", c, at, text)
+			}
+		}
+	}
 }
