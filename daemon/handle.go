@@ -54,9 +54,20 @@ func (d *Daemon) handle(ctx context.Context, dl triggers.Delivery) {
 func (d *Daemon) admitAll(ctx context.Context, dl triggers.Delivery, st *liveState, evals []rules.Evaluation, now time.Time) {
 	stop := keepInProgress(dl, d.log)
 	defer stop()
-	decisions := make([]admit.Decision, len(evals))
+	// A rule whose when was false is decided by the pipeline's first stage
+	// and only counted (record): with many rules most are, so they are
+	// counted here without a decision each.
+	open := evals[:0:0]
+	for _, ev := range evals {
+		if !ev.Matched && ev.Err == nil {
+			d.metrics.countNotMatched(ev.Rule.Name)
+			continue
+		}
+		open = append(open, ev)
+	}
+	decisions := make([]admit.Decision, len(open))
 	var wg sync.WaitGroup
-	for i, ev := range evals {
+	for i, ev := range open {
 		in := admit.Input{Eval: ev, Op: st.ops[ev.Rule.Name], Paused: st.cfg.Launch.Paused, Now: now}
 		if !ev.Matched || ev.Err != nil {
 			// Decided by the first stage, at once: no goroutine per rule.

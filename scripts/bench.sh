@@ -185,6 +185,23 @@ apply activity's dispatch and completion, the last task; and, between pages, the
 drain of a page's last calls and the next activity's dispatch. The listing of the next
 page now runs while the current one is applied, so it is off that path.
 
+**Decision path (goal 4).** A CPU profile of `event-setup` shows the JSON scan as most of
+it (`decodeJSON` 57%, of which skipping whitespace 27%: half of the go-feature-flag payload
+is indentation), then the event's attributes and the maps a rule reads. What changed: the
+event data is checked in one pass that records where each value lies, and an object or
+list becomes a CEL value only when a rule first reads it, with one buffer for its strings
+and one block for its children; whitespace and plain string bytes are skipped eight at a
+time; the event's attributes and JSON objects share a small map type whose lookups scan
+a short slice. That took it from 275 allocations and about 27 µs to 20 allocations and
+about 7.5 µs on the machine of this run (the issue's 20.5 µs was measured on a faster one,
+where cel-raw took 344 ns). Per rule, Evaluate costs about what cel-go costs to evaluate
+the same expression (the ratio above): the rules share the activation and its decoded
+maps, and a program without a comprehension runs without cost tracking or a deadline. The
+1000-rule p99 is bounded by that per-rule cost (1000 CEL evaluations are about 0.5 ms of
+the median) and by the machine: with the collector off (GOGC=off) the tail was the same,
+so it is preemption on 2 shared cores, not garbage collection. The type index is what
+keeps real rule sets far from it: 1000 rules over 100 event types evaluate 10 per event.
+
 **Not done.** Keeping calls in flight across a page boundary (the next page's apply
 starting while the current one drains, under one concurrency bound), which matters
 only for jobs of several pages. The direct engine is the daemon's: the CLI runs small
@@ -207,6 +224,31 @@ BOUNDS
 		printf "| %s | %s ms | %.1f MiB (%+.1f) | %.1f MiB | %.1f MiB | %d (%+d) | %.0f | %d | %.1f MiB |\n", shape, v["ms-to-ready"], v["idle-rss-MiB"],
 			v["idle-rss-growth-MiB"], v["idle-rss-file-MiB"], v["scraped-rss-MiB"], v["idle-goroutines"], v["idle-goroutine-growth"], v["decided-events/s"], v["dropped-events"], v["burst-peak-rss-MiB"]
 	}' "$out"
+	echo
+	cat <<'FOOTPRINT'
+What bounds the footprint (goal 5: under 60 MiB idle with 1000 rules). The resident set
+has two parts. The mapped executable (the column above) is the pages of the binary the
+process has touched, clean and shared with the page cache: package initialisation alone
+(the Temporal API's protobuf descriptors, the embedded nats-server, CEL) touches most of
+its 20 MiB of code and 16 MiB of read-only data, and a daemon with one rule idles at about
+50 MiB in all. The rest is anonymous memory, mostly the Go heap. A heap profile of a
+daemon with 1000 rules loaded: about 10 MiB stays live (the per-rule Prometheus series
+are half of it, the compiled CEL programs 2.2 MiB), while loading allocates about 70 MiB
+(CEL parsing and checking, the SQL parser of the query lint, YAML) that is garbage at
+once. What changed: the daemon returns that garbage to the OS after starting and after
+each reload (`debug.FreeOSMemory`, one full collection), which took the resident set
+waiting for Temporal from 64.3 to 55.0 MiB with 1000 rules; the per-rule series were cut
+earlier to those an alert or a failure panel needs. What it does not change: each scrape
+of /metrics allocates about 3.6 MiB with 1000 rules' series, so an idle, scraped daemon's
+heap grows back to the collector's goal, about twice the live heap (the "after 10
+scrapes" column); the samples right after start are taken just after a scrape, so they
+do not count the first scrape's garbage as growth. Tried and not kept: a compact
+collector for the per-rule counters (3.5 MiB less live heap, but twice the garbage per
+scrape, so the settled figure did not move) and GOGC=50
+(about 7 MiB less after scrapes, not made a default without its cost under bursts
+measured). So the goal is missed, by what the table shows, and the binary's own mapped
+pages are over half of the resident set.
+FOOTPRINT
 	echo
 	echo "The script is fast because most of its events fail at once with"
 	echo "\"Max concurrent batch operations is reached\"; batchwire queues them per namespace"
