@@ -158,20 +158,13 @@ func startManyWaiting(b *testing.B, c client.Client, ns, prefix string, n int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(w.Stop)
-	slots := make(chan struct{}, fanOutConcurrency)
-	var wg sync.WaitGroup
-	for i := range n {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-				ID: fmt.Sprintf("%s-%d", prefix, i), TaskQueue: waitQueue}, "WaitForSignal")
-			if err != nil {
-				b.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	forEachAtOnce(n, func(i int) {
+		_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+			ID: fmt.Sprintf("%s-%d", prefix, i), TaskQueue: waitQueue}, "WaitForSignal")
+		if err != nil {
+			b.Error(err)
+		}
+	})
 	deadline := time.Now().Add(5 * time.Minute)
 	query := fmt.Sprintf("WorkflowId STARTS_WITH '%s' AND ExecutionStatus = 'Running'", prefix)
 	for {
@@ -192,21 +185,28 @@ func startManyWaiting(b *testing.B, c client.Client, ns, prefix string, n int) {
 func terminateMany(b *testing.B, c client.Client, prefix string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	forEachAtOnce(n, func(i int) {
+		err := c.TerminateWorkflow(ctx, fmt.Sprintf("%s-%d", prefix, i), "", "fan-out benchmark done")
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) && ctx.Err() == nil {
+			b.Errorf("terminate %s-%d: %v", prefix, i, err)
+		}
+	})
+	if ctx.Err() != nil {
+		b.Errorf("terminating %d workflows took over 5 minutes", n)
+	}
+}
+
+// forEachAtOnce calls f for 0 to n-1, fanOutConcurrency calls at a time.
+func forEachAtOnce(n int, f func(i int)) {
 	slots := make(chan struct{}, fanOutConcurrency)
 	var wg sync.WaitGroup
 	for i := range n {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			err := c.TerminateWorkflow(ctx, fmt.Sprintf("%s-%d", prefix, i), "", "fan-out benchmark done")
-			var notFound *serviceerror.NotFound
-			if err != nil && !errors.As(err, &notFound) && ctx.Err() == nil {
-				b.Errorf("terminate %s-%d: %v", prefix, i, err)
-			}
+			f(i)
 		})
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
-		b.Errorf("terminating %d workflows took over 5 minutes", n)
-	}
 }

@@ -7,11 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
@@ -121,22 +119,7 @@ func TestDirectJobAfterProcessKilled(t *testing.T) {
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	signalled := func(t require.TestingT) int {
-		count := 0
-		for id := range runs {
-			if len(testenv.Signals(t, targets, id)) > 0 {
-				count++
-			}
-		}
-		return count
-	}
-	require.EventuallyWithT(t, func(ct *assert.CollectT) { require.GreaterOrEqual(ct, signalled(ct), 1) },
-		testWait, 10*time.Millisecond)
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	before := signalled(t)
-	t.Logf("process killed with %d of %d signalled", before, n)
-	require.Less(t, before, n, "the job finished before the process went; nothing to repeat")
+	killMidJob(t, cmd, targets, runs)
 
 	jobs, err := d.Unfinished(context.Background())
 	require.NoError(t, err)

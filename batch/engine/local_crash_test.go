@@ -5,9 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -43,21 +41,7 @@ func TestLocalPageAfterWorkerKilled(t *testing.T) {
 	spec := Spec{JobID: "job-" + tenant, Namespace: targetNS, Query: query, Reason: tenant + " test",
 		Operation: batch.Signal(pingSignal, []byte(`"once"`)), RPS: 5}
 	require.NoError(t, Start(context.Background(), home, spec))
-	signalled := func(t require.TestingT) int {
-		count := 0
-		for id := range runs {
-			if len(testenv.Signals(t, targets, id)) > 0 {
-				count++
-			}
-		}
-		return count
-	}
-	require.EventuallyWithT(t, func(ct *assert.CollectT) { require.GreaterOrEqual(ct, signalled(ct), 1) },
-		testWait, 10*time.Millisecond)
-	require.NoError(t, cmd.Process.Kill())
-	before := signalled(t)
-	t.Logf("worker killed with %d of %d signalled", before, n)
-	require.Less(t, before, n, "the page finished before the worker went; nothing to repeat")
+	killMidJob(t, cmd, targets, runs)
 
 	startEngine(t, home)
 	r := waitDone(t, home, spec.JobID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -170,4 +171,28 @@ func requireCounts(t *testing.T, r Report, state string, total, done, failedN, s
 	require.Equal(t, state, r.State, "errors: %v", r.Errors)
 	require.Equal(t, []int64{total, done, failedN, skippedN}, []int64{r.Total, r.Completed, r.Failed, r.Skipped},
 		"total, completed, failed, skipped (errors: %v)", r.Errors)
+}
+
+// killMidJob waits until at least one of runs has a signal, kills cmd (the
+// process applying the job) with SIGKILL and returns how many were signalled
+// by then, which must be fewer than all: otherwise nothing is left to repeat.
+func killMidJob(t *testing.T, cmd *exec.Cmd, targets client.Client, runs map[string]string) int {
+	t.Helper()
+	signalled := func(t require.TestingT) int {
+		count := 0
+		for id := range runs {
+			if len(testenv.Signals(t, targets, id)) > 0 {
+				count++
+			}
+		}
+		return count
+	}
+	require.EventuallyWithT(t, func(ct *assert.CollectT) { require.GreaterOrEqual(ct, signalled(ct), 1) },
+		testWait, 10*time.Millisecond)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	before := signalled(t)
+	t.Logf("process killed with %d of %d signalled", before, len(runs))
+	require.Less(t, before, len(runs), "the job finished before the process went; nothing to repeat")
+	return before
 }
