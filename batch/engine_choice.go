@@ -90,18 +90,15 @@ func ChooseEngine(requested string, op Operation, count int64, limits AutoLimits
 }
 
 // serverFirst reports whether the server batcher, at its rate, is done no
-// later than the client engine at the job's. An uncapped client engine runs
-// as fast as the server answers it (about 1000 signals/s at concurrency 32
-// on a 2-core dev server, BENCHMARKS.md), far above a batcher's usual rate,
-// so it is taken to finish first; set launch.client_rps to weigh it. On a tie
-// the server batcher runs it, off the daemon.
+// later than the client engine at the job's: both apply the same count, so
+// that is whether the server's rate is at least the client's. An uncapped
+// client engine runs as fast as the server answers it (about 1000 signals/s
+// at concurrency 32 on a 2-core dev server, BENCHMARKS.md), far above a
+// batcher's usual rate, so it is taken to finish first; set
+// launch.client_rps to weigh it. On a tie the server batcher runs it, off
+// the daemon.
 func serverFirst(count int64, limits AutoLimits) bool {
-	if count <= 0 || limits.ClientRPS <= 0 || limits.ServerRPS <= 0 {
-		return false
-	}
-	serverTime := float64(count) / limits.ServerRPS
-	clientTime := float64(count) / limits.ClientRPS
-	return serverTime <= clientTime
+	return count > 0 && limits.ClientRPS > 0 && limits.ServerRPS >= limits.ClientRPS
 }
 
 // Direct says whether a job that engine auto sends to the client engine may
