@@ -31,6 +31,9 @@ const nonMatching = `event.type == "flag.changed" && "flag-%d" in data.flags.upd
 //   - p99/rules=1000: the whole decision for one event over BenchmarkMatch's
 //     1000 rules (one matches and renders), timed one event at a time and
 //     reported as p50-µs and p99-µs: the tail an event sees, GC included.
+//     All 1000 share the event's type, so all are evaluated: the worst case;
+//   - p99-100-types/rules=1000: the same over 100 event types, where the
+//     type index evaluates the 10 of the event's type.
 func BenchmarkDecisionPath(b *testing.B) {
 	ev := flagChangesEvent(b)
 	b.Run("event-setup", func(b *testing.B) {
@@ -74,6 +77,27 @@ func BenchmarkDecisionPath(b *testing.B) {
 			took = append(took, time.Since(start))
 			if len(results) != 1000 || !results[0].Matched || results[0].Err != nil {
 				b.Fatalf("want 1000 results, the first matched: %d results, first %+v", len(results), results[0])
+			}
+		}
+		reportMicroPercentiles(b, took)
+	})
+	b.Run("p99-100-types/rules=1000", func(b *testing.B) {
+		// The same 1000 rules spread over 100 event types, as the type
+		// index is for: the event's type has 10 of them, rule 0 matching.
+		set := benchSet(b, 1000, func(i int) string {
+			if i%100 != 0 {
+				return fmt.Sprintf(`event.type == "other.%d" && "flag-%d" in data.flags.updated`, i%100, i)
+			}
+			return matchMix(i)
+		})
+		var took []time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			start := time.Now()
+			results := set.Evaluate("flags", ev, testNow)
+			took = append(took, time.Since(start))
+			if len(results) != 10 || !results[0].Matched || results[0].Err != nil {
+				b.Fatalf("want 10 results, the first matched: %d results, first %+v", len(results), results[0])
 			}
 		}
 		reportMicroPercentiles(b, took)

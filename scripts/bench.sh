@@ -47,6 +47,7 @@ perrule1000="$(mean 'BenchmarkDecisionPath/per-rule/rules=1000')"
 perrule="$(awk -v a="$perrule1000" 'BEGIN { if (a > 0) printf "%.0f", a / 1000 }')"
 celraw="$(mean 'BenchmarkDecisionPath/cel-raw')"
 decision_p99="$(median 'BenchmarkDecisionPath/p99/rules=1000' p99-µs)"
+decision_p99_indexed="$(median 'BenchmarkDecisionPath/p99-100-types/rules=1000' p99-µs)"
 index1="$(mean 'BenchmarkTypeIndex/types=1-')"
 index100="$(mean 'BenchmarkTypeIndex/types=100-')"
 server="$(mean 'BenchmarkSignalFiveWorkflows/server-batcher')"
@@ -85,7 +86,8 @@ fanout_sizes="$(awk -F'[/-]' '/^BenchmarkFanOut\/workflows=/ { sub("workflows=",
 	echo "| rule matching, 1000 rules vs 1 rule | ${match1000} ns vs ${match1} ns per event | $(ratio "$match1000" "$match1") |"
 	echo "| one non-matching rule inside Evaluate vs raw cel-go evaluating the same expression (goal: at most 1.5×) | ${perrule} ns vs ${celraw} ns | $(ratio "$perrule" "$celraw") |"
 	echo "| one-time cost per event: attributes and decoding the go-feature-flag payload (goal: under 5000 ns) | ${setup} ns vs 5000 ns | $(ratio "$setup" 5000) |"
-	echo "| one event's decision over 1000 rules (BenchmarkMatch's mix), p99 of the events of a run, median over the runs (goal: under 1000 µs) | ${decision_p99} µs vs 1000 µs | $(ratio "$decision_p99" 1000) |"
+	echo "| one event's decision over 1000 rules over 100 event types (the type index evaluates 10), p99 of the events of a run, median over the runs (goal: under 1000 µs) | ${decision_p99_indexed} µs vs 1000 µs | $(ratio2 "$decision_p99_indexed" 1000) |"
+	echo "| the same when all 1000 rules have the event's type (BenchmarkMatch's mix: all 1000 evaluated, the worst case) | ${decision_p99} µs vs 1000 µs | $(ratio "$decision_p99" 1000) |"
 	echo "| 1000 rules reading event.type, over 1 type vs over 100 types (the type index evaluates 10 of them) | ${index1} ns vs ${index100} ns per event | $(ratio "$index1" "$index100") |"
 	echo "| rendering, 1000 rules vs 1 rule | ${render1000} ns vs ${render1} ns per event | $(ratio "$render1000" "$render1") |"
 	echo "| 5-workflow signal job: server batcher vs plain SignalWorkflow loop | ${server} ns vs ${plain} ns | $(ratio "$server" "$plain") slower |"
@@ -206,11 +208,15 @@ a short slice. That took it from 275 allocations and about 27 µs to 20 allocati
 about 7.5 µs on the machine of this run (the issue's 20.5 µs was measured on a faster one,
 where cel-raw took 344 ns). Per rule, Evaluate costs about what cel-go costs to evaluate
 the same expression (the ratio above): the rules share the activation and its decoded
-maps, and a program without a comprehension runs without cost tracking or a deadline. The
-1000-rule p99 is bounded by that per-rule cost (1000 CEL evaluations are about 0.5 ms of
-the median) and by the machine: with the collector off (GOGC=off) the tail was the same,
-so it is preemption on 2 shared cores, not garbage collection. The type index is what
-keeps real rule sets far from it: 1000 rules over 100 event types evaluate 10 per event.
+maps, and a program without a comprehension runs without cost tracking or a deadline.
+With 1000 rules over 100 event types the type index evaluates the 10 of the event's type
+and the p99 is far under the goal. With all 1000 of the event's type, every one is
+evaluated, and the p99 is bounded by that per-rule cost (1000 CEL evaluations are most
+of the 0.7 ms median) and by the machine: with the collector off (GOGC=off) the tail
+was no better, so it is preemption on 2 shared cores more than garbage collection. That
+worst case misses the goal; meeting it would take evaluating less than cel-go does per
+rule (for example, not evaluating again the `event.type ==` the index has already
+decided), which was not tried.
 
 **Not done.** Keeping calls in flight across a page boundary (the next page's apply
 starting while the current one drains, under one concurrency bound), which matters
