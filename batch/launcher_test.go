@@ -25,6 +25,11 @@ var launcherNamespaces = []string{"launch-queue", "launch-watchdog", "launch-gua
 var temporalHostPort string
 
 func TestMain(m *testing.M) {
+	// The fan-out benchmark's 10,000 waiting workflows and the engine's job
+	// share this process's sticky cache (10,000 by default): past it, each
+	// signal's workflow task replays its workflow's history, a cost that
+	// falls on whichever side of the benchmark runs second.
+	worker.SetStickyWorkflowCacheSize(25000)
 	os.Exit(testenv.RunWithTemporal(m, &temporalHostPort, launcherNamespaces...))
 }
 
