@@ -20,15 +20,21 @@ import (
 // is false for the go-feature-flag payload.
 const nonMatching = `event.type == "flag.changed" && "flag-%d" in data.flags.updated`
 
+// nonMatchingUntyped is nonMatching without its type test.
+const nonMatchingUntyped = `"flag-%d" in data.flags.updated`
+
 // BenchmarkDecisionPath splits one event's decision into its parts, each
 // beside its anchor from the same run:
 //   - event-setup: what every event pays once: its attributes, and decoding
 //     the data as far as the rules here read it (data.flags.updated; objects
 //     are built on first read, so resolving "data" alone would build none);
 //   - per-rule: one non-matching rule inside Evaluate, from 1000 of them
-//     (ns/op is for all 1000; divide by 1000);
+//     (ns/op is for all 1000; divide by 1000). The type index has chosen
+//     the rules by their type test, so Evaluate runs them without it;
 //   - cel-raw: cel-go evaluating the same expression on an activation built
 //     beforehand, with its default options: the anchor for per-rule;
+//   - per-rule-untyped and cel-raw-untyped: the same without the type
+//     test, so both evaluate the same expression;
 //   - p99/rules=1000: the whole decision for one event over BenchmarkMatch's
 //     1000 rules (one matches and renders), timed one event at a time and
 //     reported as p50-µs and p99-µs: the tail an event sees, GC included.
@@ -49,25 +55,8 @@ func BenchmarkDecisionPath(b *testing.B) {
 			}
 		}
 	})
-	b.Run("per-rule/rules=1000", func(b *testing.B) {
-		cfgs := make([]config.Rule, 1000)
-		for i := range cfgs {
-			cfgs[i] = signalRule(fmt.Sprintf("rule-%d", i), fmt.Sprintf(nonMatching, i),
-				"WorkflowType = 'W' AND ExecutionStatus = 'Running'")
-		}
-		set, err := Compile(cfgs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, e := range set.Evaluate("flags", ev, testNow) {
-				if e.Matched || e.Err != nil {
-					b.Fatalf("%s: matched %v, err %v", e.Rule.Name, e.Matched, e.Err)
-				}
-			}
-		}
-	})
+	b.Run("per-rule/rules=1000", func(b *testing.B) { perRule(b, ev, nonMatching) })
+	b.Run("per-rule-untyped/rules=1000", func(b *testing.B) { perRule(b, ev, nonMatchingUntyped) })
 	b.Run("p99/rules=1000", func(b *testing.B) {
 		timeEvaluate(b, benchSet(b, 1000, matchMix), ev, 1000)
 	})
@@ -82,40 +71,69 @@ func BenchmarkDecisionPath(b *testing.B) {
 		})
 		timeEvaluate(b, set, ev, 10)
 	})
-	b.Run("cel-raw", func(b *testing.B) {
-		env, err := cel.NewEnv(cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
-			cel.Variable("data", cel.DynType))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ast, iss := env.Compile(fmt.Sprintf(nonMatching, 7))
-		if iss.Err() != nil {
-			b.Fatal(iss.Err())
-		}
-		prg, err := env.Program(ast)
-		if err != nil {
-			b.Fatal(err)
-		}
-		decoded, err := jsonvalue.Decode(ev.Data())
-		if err != nil {
-			b.Fatal(err)
-		}
-		attrs := map[string]any{}
-		for _, attr := range appendEventAttributes(nil, ev) {
-			attrs[attr.key] = attr.val.Value()
-		}
-		act, err := interpreter.NewActivation(map[string]any{"event": attrs, "data": decoded})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			out, _, err := prg.Eval(act)
-			if err != nil || out != types.False {
-				b.Fatalf("%v %v", out, err)
+	b.Run("cel-raw", func(b *testing.B) { celRaw(b, ev, fmt.Sprintf(nonMatching, 7)) })
+	b.Run("cel-raw-untyped", func(b *testing.B) { celRaw(b, ev, fmt.Sprintf(nonMatchingUntyped, 7)) })
+}
+
+// perRule evaluates 1000 rules whose when is the format when with the
+// rule's number, none of which matches ev.
+func perRule(b *testing.B, ev *cloudevents.Event, when string) {
+	cfgs := make([]config.Rule, 1000)
+	for i := range cfgs {
+		cfgs[i] = signalRule(fmt.Sprintf("rule-%d", i), fmt.Sprintf(when, i),
+			"WorkflowType = 'W' AND ExecutionStatus = 'Running'")
+	}
+	set, err := Compile(cfgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var results []Evaluation
+	b.ReportAllocs()
+	for b.Loop() {
+		results = set.AppendEvaluate(results[:0], "flags", ev, testNow)
+		for _, e := range results {
+			if e.Matched || e.Err != nil {
+				b.Fatalf("%s: matched %v, err %v", e.Rule.Name, e.Matched, e.Err)
 			}
 		}
-	})
+	}
+}
+
+// celRaw evaluates expr with cel-go alone, on an activation built
+// beforehand from ev, with cel-go's default options.
+func celRaw(b *testing.B, ev *cloudevents.Event, expr string) {
+	env, err := cel.NewEnv(cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("data", cel.DynType))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		b.Fatal(iss.Err())
+	}
+	prg, err := env.Program(ast)
+	if err != nil {
+		b.Fatal(err)
+	}
+	decoded, err := jsonvalue.Decode(ev.Data())
+	if err != nil {
+		b.Fatal(err)
+	}
+	attrs := map[string]any{}
+	for _, attr := range appendEventAttributes(nil, ev) {
+		attrs[attr.key] = attr.val.Value()
+	}
+	act, err := interpreter.NewActivation(map[string]any{"event": attrs, "data": decoded})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _, err := prg.Eval(act)
+		if err != nil || out != types.False {
+			b.Fatalf("%v %v", out, err)
+		}
+	}
 }
 
 // BenchmarkTypeIndex measures one event against 1000 rules that all read
@@ -151,13 +169,15 @@ func BenchmarkTypeIndex(b *testing.B) {
 }
 
 // timeEvaluate times each Evaluate of ev over set, which must give want
-// results with the first one matched, and reports their p50 and p99.
+// results with the first one matched, and reports their p50 and p99. It
+// reuses one buffer for the evaluations, as the daemon does.
 func timeEvaluate(b *testing.B, set *Set, ev *cloudevents.Event, want int) {
 	var took []time.Duration
+	var results []Evaluation
 	b.ReportAllocs()
 	for b.Loop() {
 		start := time.Now()
-		results := set.Evaluate("flags", ev, testNow)
+		results = set.AppendEvaluate(results[:0], "flags", ev, testNow)
 		took = append(took, time.Since(start))
 		if len(results) != want || !results[0].Matched || results[0].Err != nil {
 			b.Fatalf("want %d results, the first matched: %d results, first %+v", want, len(results), results[0])

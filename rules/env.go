@@ -61,6 +61,12 @@ func compileExpr(expr string) (program, *cel.Ast, error) {
 	if issues != nil && issues.Err() != nil {
 		return program{}, nil, issues.Err()
 	}
+	prg, err := planExpr(env, ast)
+	return prg, ast, err
+}
+
+// planExpr plans a checked expression.
+func planExpr(env *cel.Env, ast *cel.Ast) (program, error) {
 	folds := hasComprehensions(ast)
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if folds {
@@ -72,9 +78,9 @@ func compileExpr(expr string) (program, *cel.Ast, error) {
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return program{}, nil, fmt.Errorf("plan: %w", err)
+		return program{}, fmt.Errorf("plan: %w", err)
 	}
-	return program{prg: prg, folds: folds}, ast, nil
+	return program{prg: prg, folds: folds}, nil
 }
 
 // activation holds one event's variables. It is built once per Evaluate call

@@ -3,9 +3,11 @@ package rules
 import (
 	"slices"
 
+	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
-	"cel.dev/cel-go/common/types"
+	celtypes "cel.dev/cel-go/common/types"
+	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 )
 
 // triggerIndex holds the rules of one trigger, in configuration order, with
@@ -53,29 +55,107 @@ func (ix *triggerIndex) candidates(eventType string) []int {
 // requiredTypes reads the event types a `when` expression requires from its
 // top-level conjunction; nil means any type.
 func requiredTypes(expr ast.Expr) []string {
+	_, _, types := typeTest(expr)
+	return types
+}
+
+// typeTest finds the first term of expr's top-level conjunction that tests
+// the event's type (`event.type == "T"` or `event.type in ["T", ...]`) and
+// returns it, the `&&` it is an operand of (nil when the test is all of
+// expr) and the types it allows.
+func typeTest(expr ast.Expr) (test, and ast.Expr, types []string) {
 	if expr.Kind() != ast.CallKind {
-		return nil
+		return nil, nil, nil
 	}
 	call := expr.AsCall()
 	args := call.Args()
 	switch call.FunctionName() {
 	case operators.LogicalAnd:
-		if left := requiredTypes(args[0]); left != nil {
-			return left
+		for _, arg := range args {
+			if test, and, types := typeTest(arg); types != nil {
+				if and == nil {
+					and = expr
+				}
+				return test, and, types
+			}
 		}
-		return requiredTypes(args[1])
 	case operators.Equals:
 		for _, pair := range [][2]ast.Expr{{args[0], args[1]}, {args[1], args[0]}} {
 			if s, ok := stringLiteral(pair[1]); ok && isEventType(pair[0]) {
-				return []string{s}
+				return expr, nil, []string{s}
 			}
 		}
 	case operators.In:
 		if isEventType(args[0]) && args[1].Kind() == ast.ListKind {
-			return stringList(args[1].AsList().Elements())
+			if types := stringList(args[1].AsList().Elements()); types != nil {
+				return expr, nil, types
+			}
+		}
+	}
+	return nil, nil, nil
+}
+
+// withoutTypeTest returns a checked `when` without the type test typeTest
+// finds: the index evaluates a rule only for an event of a type the test
+// allows, where the test is true and `true && rest` is rest (CEL's && gives
+// rest's value or error), so the rule need not test it again for every
+// event. The test was most of a typed rule's own cost when every rule of a
+// trigger shared the event's type. The expression is cut, not checked
+// again: every node left keeps its id, type and reference.
+func withoutTypeTest(checked *cel.Ast) (*cel.Ast, error) {
+	test, and, types := typeTest(checked.NativeRep().Expr())
+	if types == nil {
+		return checked, nil
+	}
+	pb, err := cel.AstToCheckedExpr(checked)
+	if err != nil {
+		return nil, err
+	}
+	if and == nil {
+		pb.Expr = &exprpb.Expr{Id: test.ID(), ExprKind: &exprpb.Expr_ConstExpr{
+			ConstExpr: &exprpb.Constant{ConstantKind: &exprpb.Constant_BoolValue{BoolValue: true}}}}
+	} else {
+		andPB := findInConjunction(pb.GetExpr(), and.ID())
+		args := andPB.GetCallExpr().GetArgs()
+		if len(args) != 2 {
+			return checked, nil
+		}
+		rest := args[0]
+		if rest.GetId() == test.ID() {
+			rest = args[1]
+		}
+		pb.Expr = replaceInConjunction(pb.GetExpr(), and.ID(), rest)
+	}
+	return cel.CheckedExprToAstWithSource(pb, checked.Source())
+}
+
+// findInConjunction finds the node id in the top-level conjunction e.
+func findInConjunction(e *exprpb.Expr, id int64) *exprpb.Expr {
+	if e.GetId() == id {
+		return e
+	}
+	if call := e.GetCallExpr(); call != nil && call.GetFunction() == operators.LogicalAnd {
+		for _, arg := range call.GetArgs() {
+			if found := findInConjunction(arg, id); found != nil {
+				return found
+			}
 		}
 	}
 	return nil
+}
+
+// replaceInConjunction puts with in the place of the node id of the
+// top-level conjunction e.
+func replaceInConjunction(e *exprpb.Expr, id int64, with *exprpb.Expr) *exprpb.Expr {
+	if e.GetId() == id {
+		return with
+	}
+	if call := e.GetCallExpr(); call != nil && call.GetFunction() == operators.LogicalAnd {
+		for i, arg := range call.GetArgs() {
+			call.Args[i] = replaceInConjunction(arg, id, with)
+		}
+	}
+	return e
 }
 
 func isEventType(e ast.Expr) bool {
@@ -91,7 +171,7 @@ func stringLiteral(e ast.Expr) (string, bool) {
 	if e.Kind() != ast.LiteralKind {
 		return "", false
 	}
-	s, ok := e.AsLiteral().(types.String)
+	s, ok := e.AsLiteral().(celtypes.String)
 	return string(s), ok
 }
 

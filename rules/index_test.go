@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"cel.dev/cel-go/common/types"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
@@ -39,8 +40,11 @@ func TestWhenTypes(t *testing.T) {
 }
 
 // The index changes no answer: for every event type, the indexed Evaluate
-// gives what evaluating every rule of the trigger gives, minus rules that
-// answered false, in configuration order.
+// gives what evaluating every rule's when as written gives, minus rules
+// that answered false, in configuration order. Evaluate runs a typed rule
+// without its type test (withoutTypeTest), so this also checks that the
+// test removed was true wherever the rule is evaluated, and that what is
+// left answers as the whole expression did.
 func TestIndexChangesNoResult(t *testing.T) {
 	whens := []string{
 		`event.type == "a"`,
@@ -50,6 +54,11 @@ func TestIndexChangesNoResult(t *testing.T) {
 		`event.type == "c" || event.type == "a"`,
 		`event.type == "b"`,
 		`data.missing == 1 && event.type == "b"`,
+		`"a" == event.type && data.x == 1`,
+		`data.x == 1 && (event.source == "src" && event.type == "c")`,
+		`(event.type == "b" && data.x == 2) && event.source == "src"`,
+		`event.type == "a" && data.x`,     // not a bool: an error for type a
+		`event.type == "d" && data.x > 0`, // a type no other rule has
 	}
 	cfgs := make([]config.Rule, len(whens))
 	for i, when := range whens {
@@ -67,8 +76,8 @@ func TestIndexChangesNoResult(t *testing.T) {
 		var all []string
 		act := newActivation(&ev, testNow)
 		for _, r := range set.Rules() {
-			if e := r.evaluate(act, "flags", &ev); e.Matched || e.Err != nil {
-				all = append(all, fmt.Sprintf("%s matched=%v err=%v", r.Name, e.Matched, e.Err != nil))
+			if matched, err := evaluateAsWritten(t, r.Config.When, act); matched || err != nil {
+				all = append(all, fmt.Sprintf("%s matched=%v err=%v", r.Name, matched, err != nil))
 			}
 		}
 		var indexed []string
@@ -81,6 +90,45 @@ func TestIndexChangesNoResult(t *testing.T) {
 		}
 		require.Equal(t, all, indexed, "event type %s", eventType)
 		require.Less(t, evaluated, len(whens), "event type %s: the index skipped rules", eventType)
+	}
+}
+
+// evaluateAsWritten evaluates a when expression whole, type test included,
+// as a rule's when answers.
+func evaluateAsWritten(t *testing.T, when string, act *activation) (bool, error) {
+	t.Helper()
+	prg, _, err := compileExpr(when)
+	require.NoError(t, err, when)
+	out, err := evalProgram(prg, act)
+	if err != nil {
+		return false, err
+	}
+	matched, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("result is %s, not bool", typeName(out))
+	}
+	return bool(matched), nil
+}
+
+// A typed rule's when is planned without its type test, so Evaluate does
+// not test again what the index decided: evaluated on its own for an event
+// of another type, it answers as if the type matched.
+func TestTypedWhenRunsWithoutItsTypeTest(t *testing.T) {
+	ev := newEvent(t, "1", "src", "other", []byte(`{"x": 1}`))
+	for when, want := range map[string]bool{
+		`event.type == "a"`:                          true,
+		`event.type == "a" && data.x == 1`:           true,
+		`data.x == 1 && event.type in ["a", "b"]`:    true,
+		`event.type == "a" && data.x == 2`:           false,
+		`event.type == "a" || data.x == 1`:           true, // no type required: kept whole
+		`event.type == "a" || data.x == 2`:           false,
+		`event.source == "src" && event.type == "a"`: true,
+	} {
+		prg, _, err := compileWhen(when)
+		require.NoError(t, err, when)
+		out, err := evalProgram(prg, newActivation(ev, testNow))
+		require.NoError(t, err, when)
+		require.Equal(t, types.Bool(want), out, when)
 	}
 }
 

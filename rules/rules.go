@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,7 +148,9 @@ func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
 }
 
 // compileWhen rejects an expression whose type is known not to be bool;
-// a dyn result is checked again at evaluation.
+// a dyn result is checked again at evaluation. A `when` that requires event
+// types is planned without its type test (withoutTypeTest): the rule must
+// then be evaluated only for events of those types, as Evaluate does.
 func compileWhen(expr string) (program, []string, error) {
 	if strings.TrimSpace(expr) == "" {
 		return program{}, nil, errors.New(`empty expression (use "true" to match every event)`)
@@ -159,7 +162,22 @@ func compileWhen(expr string) (program, []string, error) {
 	if out := checked.OutputType(); !out.IsAssignableType(cel.BoolType) && !out.IsExactType(cel.DynType) {
 		return program{}, nil, fmt.Errorf("must be a bool expression, is %s", out)
 	}
-	return prg, requiredTypes(checked.NativeRep().Expr()), nil
+	types := requiredTypes(checked.NativeRep().Expr())
+	if types == nil {
+		return prg, nil, nil
+	}
+	rest, err := withoutTypeTest(checked)
+	if err != nil {
+		return program{}, nil, fmt.Errorf("without its type test: %w", err)
+	}
+	env, err := celEnv()
+	if err != nil {
+		return program{}, nil, err
+	}
+	if prg, err = planExpr(env, rest); err != nil {
+		return program{}, nil, err
+	}
+	return prg, types, nil
 }
 
 func copyRule(cfg *config.Rule) config.Rule {
@@ -191,27 +209,33 @@ func (s *Set) Rules() []*Rule {
 // match the event's type are evaluated (index.go); the others could only
 // answer false. It is pure: the same inputs give the same results.
 func (s *Set) Evaluate(trigger string, ev *cloudevents.Event, now time.Time) []Evaluation {
+	return s.AppendEvaluate(nil, trigger, ev, now)
+}
+
+// AppendEvaluate is Evaluate appending the evaluations to dst, so that a
+// caller deciding many events can reuse one buffer: with many rules, the
+// evaluations are most of what deciding an event allocates.
+func (s *Set) AppendEvaluate(dst []Evaluation, trigger string, ev *cloudevents.Event, now time.Time) []Evaluation {
 	ix := s.byTrigger[trigger]
 	if ix == nil {
-		return nil
+		return dst
 	}
 	if ev == nil {
-		results := make([]Evaluation, len(ix.rules))
-		for i, rule := range ix.rules {
-			results[i] = Evaluation{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)}
+		for _, rule := range ix.rules {
+			dst = append(dst, Evaluation{Rule: rule, Err: fmt.Errorf("rule %q: no event", rule.Name)})
 		}
-		return results
+		return dst
 	}
 	candidates := ix.candidates(ev.Type())
 	if len(candidates) == 0 {
-		return nil
+		return dst
 	}
-	results := make([]Evaluation, len(candidates))
+	dst = slices.Grow(dst, len(candidates))
 	act := newActivation(ev, now)
-	for i, pos := range candidates {
-		results[i] = ix.rules[pos].evaluate(act, trigger, ev)
+	for _, pos := range candidates {
+		dst = append(dst, ix.rules[pos].evaluate(act, trigger, ev))
 	}
-	return results
+	return dst
 }
 
 func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) Evaluation {
