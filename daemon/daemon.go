@@ -86,6 +86,8 @@ type Daemon struct {
 	natsURL  atomic.Value // string
 	launcher *batch.Launcher
 	pipeline *admit.Pipeline
+	// evalBuffers are the buffers events are evaluated into (handle.go).
+	evalBuffers evalBuffers
 	// launchCtx outlives intake: in-flight decisions finish after intake
 	// stops, until the shutdown grace is over.
 	launchCtx context.Context

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchwire/batchwire/internal/testenv"
+	"github.com/batchwire/batchwire/rules"
 )
 
 const inFlightConfig = `
@@ -120,4 +121,18 @@ func postEvent(t *testing.T, url, id string) int {
 		require.NotEmpty(t, resp.Header.Get("Retry-After"))
 	}
 	return resp.StatusCode
+}
+
+// A buffer goes back to the pool cleared, so that a pooled buffer holds no
+// rule or action of an event already decided; a huge one is not kept.
+func TestEvalBuffersAreClearedAndBounded(t *testing.T) {
+	var bufs evalBuffers
+	rule := &rules.Rule{Name: "r"}
+	buf := append(bufs.get(), rules.Evaluation{Rule: rule, Matched: true})
+	bufs.put(buf)
+	require.Nil(t, buf[0].Rule, "the buffer was put back without being cleared")
+	require.Empty(t, bufs.get(), "a buffer from the pool is not empty")
+
+	bufs.put(make([]rules.Evaluation, 0, maxPooledEvaluations+1))
+	require.LessOrEqual(t, cap(bufs.get()), maxPooledEvaluations, "a buffer over the bound was pooled")
 }
