@@ -36,15 +36,11 @@ func decodeJSON(raw []byte) (ref.Val, error) {
 	if int64(len(raw)) > maxJSONBytes {
 		return nil, errors.New("JSON data over 4 GiB")
 	}
-	s := jsonScanner{text: raw, tape: make([]jsonNode, 0, len(raw)/16+4)}
-	if err := s.value(0); err != nil {
+	tape, err := scanJSON(raw, make([]jsonNode, 0, len(raw)/16+4))
+	if err != nil {
 		return nil, err
 	}
-	s.skipSpace()
-	if s.pos != len(s.text) {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	doc := &jsonDoc{text: raw, tape: s.tape}
+	doc := &jsonDoc{text: raw, tape: tape}
 	return doc.root(), nil
 }
 
@@ -74,54 +70,156 @@ type jsonNode struct {
 	next uint32
 }
 
-type jsonScanner struct {
-	text []byte
-	pos  int
-	tape []jsonNode
-}
-
-// skipSpace is where the scan of indented JSON spends most of its time,
-// hence the eight bytes at a time.
-func (s *jsonScanner) skipSpace() {
-	i := s.pos
-	if i < len(s.text) && s.text[i] > ' ' {
-		return
+// scanJSON checks that text is exactly one JSON value and appends its
+// nodes to tape. It is one loop over the text with an explicit stack of the
+// open containers, not a function per value: most values of an event are
+// short, and calls and their checks were most of the scan's cost.
+func scanJSON(text []byte, tape []jsonNode) ([]jsonNode, error) {
+	var stackSpace [32]uint32
+	// open holds the tape index of each container not yet closed.
+	open := stackSpace[:0]
+	i := 0
+value:
+	i = skipSpace(text, i)
+	if i >= len(text) {
+		return nil, jsonError(i, "unexpected end")
 	}
-	for ; i+8 <= len(s.text); i += 8 {
-		if other := notSpace(binary.LittleEndian.Uint64(s.text[i:])); other != 0 {
-			s.pos = i + bits.TrailingZeros64(other)/8
-			return
+	if len(open) > maxJSONDepth {
+		return nil, jsonError(i, "nested too deeply")
+	}
+	switch c := text[i]; {
+	case c == '{' || c == '[':
+		kind, closing := nodeArray, byte(']')
+		if c == '{' {
+			kind, closing = nodeObject, '}'
 		}
+		open = append(open, offset(len(tape)))
+		tape = append(tape, jsonNode{kind: kind})
+		if i = skipSpace(text, i+1); i < len(text) && text[i] == closing {
+			i++
+			goto closed
+		}
+		if kind == nodeObject {
+			goto key
+		}
+		goto value
+	case c == '"':
+		end, kind, err := scanString(text, i)
+		if err != nil {
+			return nil, err
+		}
+		tape = append(tape, jsonNode{kind: kind, start: offset(i + 1), end: offset(end), next: offset(len(tape) + 1)})
+		i = end + 1
+	case c == '-' || (c >= '0' && c <= '9'):
+		end, err := scanNumber(text, i)
+		if err != nil {
+			return nil, err
+		}
+		tape = append(tape, jsonNode{kind: nodeNumber, start: offset(i), end: offset(end), next: offset(len(tape) + 1)})
+		i = end
+	default:
+		kind, n := literalAt(text[i:])
+		if n == 0 {
+			return nil, jsonError(i, fmt.Sprintf("unexpected character %q", c))
+		}
+		tape = append(tape, jsonNode{kind: kind, start: offset(i), end: offset(i + n), next: offset(len(tape) + 1)})
+		i += n
 	}
-	for i < len(s.text) && (s.text[i] == ' ' || s.text[i] == '\n' || s.text[i] == '\t' || s.text[i] == '\r') {
+	// A value has ended: it is the next member of the innermost container.
+member:
+	if len(open) == 0 {
+		if i = skipSpace(text, i); i != len(text) {
+			return nil, errors.New("unexpected data after the JSON value")
+		}
+		return tape, nil
+	}
+	{
+		container := &tape[open[len(open)-1]]
+		container.end++
+		closing := byte(']')
+		if container.kind == nodeObject {
+			closing = '}'
+		}
+		if i = skipSpace(text, i); i >= len(text) {
+			return nil, jsonError(i, "unexpected end")
+		}
+		switch text[i] {
+		case ',':
+			i++
+			if container.kind == nodeObject {
+				goto key
+			}
+			goto value
+		case closing:
+			i++
+			goto closed
+		}
+		return nil, jsonError(i, fmt.Sprintf("want ',' or %q", closing))
+	}
+	// The innermost container has ended: it is a value of its own.
+closed:
+	tape[open[len(open)-1]].next = offset(len(tape))
+	open = open[:len(open)-1]
+	goto member
+	// An object's key and the ':' after it.
+key:
+	if i = skipSpace(text, i); i >= len(text) || text[i] != '"' {
+		return nil, jsonError(i, "want an object key")
+	}
+	{
+		end, kind, err := scanString(text, i)
+		if err != nil {
+			return nil, err
+		}
+		tape = append(tape, jsonNode{kind: kind, start: offset(i + 1), end: offset(end), next: offset(len(tape) + 1)})
+		if i = skipSpace(text, end+1); i >= len(text) || text[i] != ':' {
+			return nil, jsonError(i, "want ':'")
+		}
 		i++
 	}
-	s.pos = i
+	goto value
 }
 
-const (
-	eachByte = 0x0101010101010101
-	highBits = 0x8080808080808080
-	lowBits  = 0x7f7f7f7f7f7f7f7f
-)
-
-// notSpace sets the high bit of each of eight bytes that is not JSON
-// whitespace, exactly: no carry crosses from one byte to the next.
-func notSpace(word uint64) uint64 {
-	return nonZero(word^(' '*eachByte)) & nonZero(word^('\n'*eachByte)) &
-		nonZero(word^('\t'*eachByte)) & nonZero(word^('\r'*eachByte))
+func jsonError(at int, what string) error {
+	return fmt.Errorf("invalid JSON at offset %d: %s", at, what)
 }
 
-// nonZero sets the high bit of each non-zero byte of word.
-func nonZero(word uint64) uint64 { return ((word & lowBits) + lowBits | word) & highBits }
-
-func (s *jsonScanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("invalid JSON at offset %d: %s", s.pos, fmt.Sprintf(format, args...))
+// skipSpace returns the index of the first byte from i on that is not JSON
+// whitespace. It is inlined for the common case, no whitespace at all.
+func skipSpace(text []byte, i int) int {
+	if i < len(text) && text[i] > ' ' {
+		return i
+	}
+	return skipSpaceRun(text, i)
 }
 
-// push records a scalar.
-func (s *jsonScanner) push(kind nodeKind, start, end int) {
-	s.tape = append(s.tape, jsonNode{kind: kind, start: offset(start), end: offset(end), next: offset(len(s.tape) + 1)})
+// skipSpaceRun is where the scan of indented JSON spends most of its time:
+// one space (after a colon) is taken at once, and indentation eight bytes
+// at a time: the spaces of a line's indentation are one
+// or two words, whose first byte other than a space one xor finds.
+func skipSpaceRun(text []byte, i int) int {
+	if i+1 < len(text) && text[i] == ' ' && text[i+1] > ' ' {
+		return i + 1
+	}
+	for i < len(text) && (text[i] == '\n' || text[i] == '\r' || text[i] == '\t') {
+		i++
+	}
+	for i+8 <= len(text) {
+		other := binary.LittleEndian.Uint64(text[i:]) ^ (' ' * eachByte)
+		if other == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(other) / 8
+		if c := text[i]; c != '\n' && c != '\t' && c != '\r' {
+			return i
+		}
+		i++
+	}
+	for i < len(text) && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // offset is an offset in the text or an index of the tape as the tape
@@ -130,142 +228,61 @@ func offset(i int) uint32 {
 	return uint32(i) //nolint:gosec // decodeJSON refuses a text over maxJSONBytes; the tape has fewer nodes than the text bytes
 }
 
-func (s *jsonScanner) value(depth int) error {
-	s.skipSpace()
-	if s.pos >= len(s.text) {
-		return s.errorf("unexpected end")
+// literalAt returns the kind and length of the literal text starts with,
+// or a length of 0.
+func literalAt(text []byte) (nodeKind, int) {
+	switch {
+	case bytes.HasPrefix(text, []byte("true")):
+		return nodeTrue, 4
+	case bytes.HasPrefix(text, []byte("false")):
+		return nodeFalse, 5
+	case bytes.HasPrefix(text, []byte("null")):
+		return nodeNull, 4
 	}
-	if depth > maxJSONDepth {
-		return s.errorf("nested too deeply")
-	}
-	switch c := s.text[s.pos]; {
-	case c == '{':
-		return s.container(nodeObject, depth)
-	case c == '[':
-		return s.container(nodeArray, depth)
-	case c == '"':
-		return s.str()
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
-	}
-	return s.literal()
+	return 0, 0
 }
 
-func (s *jsonScanner) literal() error {
-	for _, lit := range []struct {
-		text string
-		kind nodeKind
-	}{{"true", nodeTrue}, {"false", nodeFalse}, {"null", nodeNull}} {
-		if bytes.HasPrefix(s.text[s.pos:], []byte(lit.text)) {
-			s.push(lit.kind, s.pos, s.pos+len(lit.text))
-			s.pos += len(lit.text)
-			return nil
-		}
-	}
-	return s.errorf("unexpected character %q", s.text[s.pos])
-}
-
-// container reads an object or an array and its members.
-func (s *jsonScanner) container(kind nodeKind, depth int) error {
-	at := len(s.tape)
-	s.tape = append(s.tape, jsonNode{kind: kind})
-	closing := byte(']')
-	if kind == nodeObject {
-		closing = '}'
-	}
-	s.pos++
-	s.skipSpace()
-	if s.pos < len(s.text) && s.text[s.pos] == closing {
-		s.pos++
-		s.tape[at].next = offset(len(s.tape))
-		return nil
-	}
-	for {
-		if kind == nodeObject {
-			if err := s.key(); err != nil {
-				return err
-			}
-		}
-		if err := s.value(depth + 1); err != nil {
-			return err
-		}
-		s.tape[at].end++
-		if done, err := s.next(closing); err != nil || done {
-			s.tape[at].next = offset(len(s.tape))
-			return err
-		}
-	}
-}
-
-// key reads an object's key and the ':' after it.
-func (s *jsonScanner) key() error {
-	s.skipSpace()
-	if s.pos >= len(s.text) || s.text[s.pos] != '"' {
-		return s.errorf("want an object key")
-	}
-	if err := s.str(); err != nil {
-		return err
-	}
-	s.skipSpace()
-	if s.pos >= len(s.text) || s.text[s.pos] != ':' {
-		return s.errorf("want ':'")
-	}
-	s.pos++
-	return nil
-}
-
-// next reads the ',' between elements or the closing character.
-func (s *jsonScanner) next(closing byte) (bool, error) {
-	s.skipSpace()
-	if s.pos >= len(s.text) {
-		return false, s.errorf("unexpected end")
-	}
-	switch s.text[s.pos] {
-	case ',':
-		s.pos++
-		return false, nil
-	case closing:
-		s.pos++
-		return true, nil
-	}
-	return false, s.errorf("want ',' or %q", closing)
-}
-
-// str checks a string literal as encoding/json would and records it.
-func (s *jsonScanner) str() error {
-	start := s.pos + 1
+// scanString checks the string literal at text[at] (its opening quote) as
+// encoding/json would, and returns the index of its closing quote and its
+// kind.
+func scanString(text []byte, at int) (int, nodeKind, error) {
+	start := at + 1
 	kind, ascii := nodeString, true
-	for i := start; i < len(s.text); i++ {
-		i = plainRun(s.text, i)
-		if i >= len(s.text) {
+	for i := start; i < len(text); i++ {
+		i = plainRun(text, i)
+		if i >= len(text) {
 			break
 		}
-		switch c := s.text[i]; {
+		switch c := text[i]; {
 		case c == '"':
-			if kind == nodeString && !ascii && !utf8.Valid(s.text[start:i]) {
+			if kind == nodeString && !ascii && !utf8.Valid(text[start:i]) {
 				kind = nodeEscapedString
 			}
-			s.push(kind, start, i)
-			s.pos = i + 1
-			return nil
+			return i, kind, nil
 		case c == '\\':
-			n := escapeLen(s.text[i:])
+			n := escapeLen(text[i:])
 			if n == 0 {
-				s.pos = i
-				return s.errorf("invalid escape in a string")
+				return 0, 0, jsonError(i, "invalid escape in a string")
 			}
 			kind = nodeEscapedString
 			i += n - 1
 		case c < 0x20:
-			s.pos = i
-			return s.errorf("control character in a string")
+			return 0, 0, jsonError(i, "control character in a string")
 		default:
 			ascii = false
 		}
 	}
-	s.pos = len(s.text)
-	return s.errorf("unterminated string")
+	return 0, 0, jsonError(len(text), "unterminated string")
 }
+
+const (
+	eachByte = 0x0101010101010101
+	highBits = 0x8080808080808080
+	lowBits  = 0x7f7f7f7f7f7f7f7f
+)
+
+// nonZero sets the high bit of each non-zero byte of word.
+func nonZero(word uint64) uint64 { return ((word & lowBits) + lowBits | word) & highBits }
 
 // plainRun returns the index of the first byte from i on that a string's
 // scan must look at: a quote, a backslash, a control character or a byte of
@@ -372,41 +389,46 @@ func unquote(out *strings.Builder, body []byte) {
 	}
 }
 
-// number checks a number as the JSON grammar has it.
-func (s *jsonScanner) number() error {
-	start := s.pos
-	if s.text[s.pos] == '-' {
-		s.pos++
+// scanNumber checks the number at text[at] as the JSON grammar has it and
+// returns the index after it.
+func scanNumber(text []byte, at int) (int, error) {
+	i := at
+	if text[i] == '-' {
+		i++
 	}
 	switch {
-	case s.pos < len(s.text) && s.text[s.pos] == '0':
-		s.pos++
-	case !s.digits():
-		return s.errorf("invalid number")
+	case i < len(text) && text[i] == '0':
+		i++
+	case !isDigit(text, i):
+		return 0, jsonError(i, "invalid number")
+	default:
+		i = digits(text, i)
 	}
-	if s.pos < len(s.text) && s.text[s.pos] == '.' {
-		s.pos++
-		if !s.digits() {
-			return s.errorf("invalid number")
+	if i < len(text) && text[i] == '.' {
+		if i++; !isDigit(text, i) {
+			return 0, jsonError(i, "invalid number")
 		}
+		i = digits(text, i)
 	}
-	if s.pos < len(s.text) && (s.text[s.pos] == 'e' || s.text[s.pos] == 'E') {
-		s.pos++
-		if s.pos < len(s.text) && (s.text[s.pos] == '+' || s.text[s.pos] == '-') {
-			s.pos++
+	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+		i++
+		if i < len(text) && (text[i] == '+' || text[i] == '-') {
+			i++
 		}
-		if !s.digits() {
-			return s.errorf("invalid number")
+		if !isDigit(text, i) {
+			return 0, jsonError(i, "invalid number")
 		}
+		i = digits(text, i)
 	}
-	s.push(nodeNumber, start, s.pos)
-	return nil
+	return i, nil
 }
 
-func (s *jsonScanner) digits() bool {
-	start := s.pos
-	for s.pos < len(s.text) && s.text[s.pos] >= '0' && s.text[s.pos] <= '9' {
-		s.pos++
+func isDigit(text []byte, i int) bool { return i < len(text) && text[i] >= '0' && text[i] <= '9' }
+
+// digits returns the index after the digits from i on.
+func digits(text []byte, i int) int {
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		i++
 	}
-	return s.pos > start
+	return i
 }
