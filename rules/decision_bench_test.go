@@ -25,9 +25,13 @@ const nonMatchingUntyped = `"flag-%d" in data.flags.updated`
 
 // BenchmarkDecisionPath splits one event's decision into its parts, each
 // beside its anchor from the same run:
-//   - event-setup: what every event pays once: its attributes, and decoding
-//     the data as far as the rules here read it (data.flags.updated; objects
-//     are built on first read, so resolving "data" alone would build none);
+//   - event-setup: what every event pays once: decoding the data as far as
+//     the rules here read it (data.flags.updated; objects are built on first
+//     read, so resolving "data" alone would build none). The attributes are
+//     built on first read too, and these rules, whose type test the index
+//     decides, read none;
+//   - event-setup-with-attributes: the same, with a rule reading an
+//     attribute (event.type), which builds them all;
 //   - per-rule: one non-matching rule inside Evaluate, from 1000 of them
 //     (ns/op is for all 1000; divide by 1000). The type index has chosen
 //     the rules by their type test, so Evaluate runs them without it;
@@ -43,15 +47,27 @@ const nonMatchingUntyped = `"flag-%d" in data.flags.updated`
 //     type index evaluates the 10 of the event's type.
 func BenchmarkDecisionPath(b *testing.B) {
 	ev := flagChangesEvent(b)
+	// The constant of `"test-flag2" in ...`, made once as a compiled
+	// expression makes it.
+	testFlag2 := types.String("test-flag2")
 	b.Run("event-setup", func(b *testing.B) {
-		// The constant of `"test-flag2" in ...`, made once as a compiled
-		// expression makes it.
-		testFlag2 := types.String("test-flag2")
 		b.ReportAllocs()
 		for b.Loop() {
 			act := newActivation(ev, testNow)
 			if updated := readUpdatedFlags(b, act); updated.Contains(testFlag2) != types.True {
 				b.Fatal("test-flag2 is not in data.flags.updated")
+			}
+		}
+	})
+	b.Run("event-setup-with-attributes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			act := newActivation(ev, testNow)
+			if updated := readUpdatedFlags(b, act); updated.Contains(testFlag2) != types.True {
+				b.Fatal("test-flag2 is not in data.flags.updated")
+			}
+			if eventType := readEventType(b, act); eventType != types.String("flag.changed") {
+				b.Fatalf("event.type is %v", eventType)
 			}
 		}
 	})
@@ -197,6 +213,17 @@ func reportMicroPercentiles(b *testing.B, took []time.Duration) {
 	}
 	b.ReportMetric(at(0.50), "p50-µs")
 	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// readEventType reads event.type as a rule's when does.
+func readEventType(b *testing.B, act *activation) any {
+	event, _ := act.ResolveName("event")
+	object, ok := event.(interface{ FindStringKey(string) (any, bool) })
+	if !ok {
+		b.Fatalf("event %v is not a map with FindStringKey", event)
+	}
+	eventType, _ := object.FindStringKey("type")
+	return eventType
 }
 
 // readUpdatedFlags reads data.flags.updated as a rule's when does: the

@@ -90,13 +90,16 @@ func planExpr(env *cel.Env, ast *cel.Ast) (program, error) {
 type activation struct {
 	// deadline ends the evaluation of the rule under way (EvalTimeout).
 	deadline time.Time
-	event    ref.Val
-	now      ref.Val
-	// data is decoded on first use: rules that fail on event attributes
-	// alone then never pay for decoding the payload.
+	ev       *cloudevents.Event
+	// event, data and now are built on first use: a rule whose type test
+	// the index has decided may read neither the attributes nor the clock,
+	// and rules that fail on event attributes alone never pay for decoding
+	// the payload.
+	event   ref.Val
 	data    ref.Val
-	dataEv  *cloudevents.Event
 	decoded bool
+	now     ref.Val
+	nowTime time.Time
 	// eventMap and attrs hold event, in the activation's own allocation.
 	eventMap fieldMap
 	attrs    [8]field
@@ -105,23 +108,21 @@ type activation struct {
 var _ interpreter.FunctionActivation = (*activation)(nil)
 
 func newActivation(ev *cloudevents.Event, now time.Time) *activation {
-	a := &activation{
-		now:    types.Timestamp{Time: now.UTC()},
-		dataEv: ev,
-	}
-	a.eventMap.init(appendEventAttributes(a.attrs[:0], ev))
-	a.event = &a.eventMap
-	return a
+	return &activation{ev: ev, nowTime: now}
 }
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "event":
+		if a.event == nil {
+			a.eventMap.init(appendEventAttributes(a.attrs[:0], a.ev))
+			a.event = &a.eventMap
+		}
 		return a.event, true
 	case "data":
-		if !a.decoded && a.dataEv != nil {
-			a.data, a.decoded = eventData(a.dataEv), true
+		if !a.decoded && a.ev != nil {
+			a.data, a.decoded = eventData(a.ev), true
 		}
 		return a.data, true
 	}
@@ -139,7 +140,12 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 	return nil, false
 }
 
-func (a *activation) nowFunc(string, ...ref.Val) ref.Val { return a.now }
+func (a *activation) nowFunc(string, ...ref.Val) ref.Val {
+	if a.now == nil {
+		a.now = types.Timestamp{Time: a.nowTime.UTC()}
+	}
+	return a.now
+}
 
 // appendEventAttributes appends the context attributes and extensions of
 // ev to attrs as CEL fields; the attributes come last, so that an

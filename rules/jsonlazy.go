@@ -16,10 +16,17 @@ import (
 type jsonDoc struct {
 	text []byte
 	tape []jsonNode
+	// object is the root when it is an object, as event data mostly is, in
+	// the document's own allocation.
+	object lazyObject
 }
 
 // root is the CEL value of the whole text.
 func (doc *jsonDoc) root() ref.Val {
+	if doc.tape[0].kind == nodeObject {
+		doc.object.doc, doc.object.at = doc, 0
+		return &doc.object
+	}
 	var b members
 	b.init(doc, 0, doc.tape[0].next)
 	return b.value(0)
