@@ -13,7 +13,7 @@ import (
 // whenTypes compiles a when expression for the event types it requires.
 func whenTypes(t *testing.T, expr string) []string {
 	t.Helper()
-	_, types, err := compileWhen(expr)
+	_, types, err := newCompiler().when(expr)
 	require.NoError(t, err, expr)
 	return types
 }

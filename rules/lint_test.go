@@ -188,7 +188,7 @@ func TestQueryShape(t *testing.T) {
 }
 
 func TestSampleQuery(t *testing.T) {
-	tmpl, err := compileQuery("A IN {{ data.x }} AND B = {{ data.y }} AND C in\n{{ data.z }} AND D IN ({{ data.w }})")
+	tmpl, err := newCompiler().query("A IN {{ data.x }} AND B = {{ data.y }} AND C in\n{{ data.z }} AND D IN ({{ data.w }})")
 	require.NoError(t, err)
 	got := sampleQuery(tmpl)
 	require.Equal(t, 4, strings.Count(got, placeholderSample))
