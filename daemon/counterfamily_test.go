@@ -79,7 +79,7 @@ func TestCounterFamilyReleasesLabelPairs(t *testing.T) {
 	require.Empty(t, pairs.pairs)
 }
 
-// The series configuration creates for 1000 rules cost about 1.1 KiB a rule
+// The series configuration creates for 1000 rules cost about 1 KiB a rule
 // (with a client_golang counter per series they cost 4.8): an idle daemon
 // with many rules holds little else per rule.
 func TestRuleSeriesMemory(t *testing.T) {
