@@ -112,7 +112,7 @@ func TestLintQueryRendered(t *testing.T) {
 func lintRule(t *testing.T, cfg config.Rule) (warnings, errs []string) {
 	t.Helper()
 	cfg.Line = 7
-	cfg.Lines = map[string]int{"query": 9}
+	cfg.Lines = config.KeyLines{{Path: "query", Line: 9}}
 	set, err := Compile([]config.Rule{cfg})
 	require.NoError(t, err)
 	problems := LintRule(set.Rules()[0])
