@@ -72,9 +72,9 @@ type Config struct {
 	// so operators can tell which file is live.
 	Hash string `yaml:"-"`
 
-	// lines maps each top-level key path (temporal.tls.cert_file) to its
-	// line, for problems.
-	lines map[string]int
+	// lines holds the line of each top-level key path
+	// (temporal.tls.cert_file), for problems.
+	lines KeyLines
 }
 
 // Temporal says how to reach the Temporal frontend.
@@ -278,8 +278,8 @@ type Rule struct {
 
 	// Line is where the rule starts in the file, and Lines where each key
 	// inside it stands (reset.type), for problems.
-	Line  int            `yaml:"-"`
-	Lines map[string]int `yaml:"-"`
+	Line  int      `yaml:"-"`
+	Lines KeyLines `yaml:"-"`
 }
 
 // SignalAction sends a signal to every workflow the query selects.

@@ -178,12 +178,33 @@ func (c *Config) problemf(sev Severity, field, format string, args ...any) Probl
 	return Problem{Line: lineOf(c.lines, field, 0), Field: field, Message: fmt.Sprintf(format, args...), Severity: sev}
 }
 
+// KeyLines holds the line of each key of a rule or trigger by its path
+// (reset.type, signal.input.tenant), sorted by path. A daemon keeps them
+// for every rule it runs, and a sorted slice holds a rule's few keys in
+// half the memory of a map.
+type KeyLines []KeyLine
+
+// KeyLine is the line of the key at Path.
+type KeyLine struct {
+	Path string
+	Line int
+}
+
+// Line returns the line of the key at path, if the file has it.
+func (l KeyLines) Line(path string) (int, bool) {
+	i, found := slices.BinarySearchFunc(l, path, func(k KeyLine, path string) int { return strings.Compare(k.Path, path) })
+	if !found {
+		return 0, false
+	}
+	return l[i].Line, true
+}
+
 // lineOf finds the line of field, or of the nearest enclosing key that is
 // in the file (reset.build_id may be missing where reset is not), else
 // fallback.
-func lineOf(lines map[string]int, field string, fallback int) int {
+func lineOf(lines KeyLines, field string, fallback int) int {
 	for field != "" {
-		if line, ok := lines[field]; ok {
+		if line, ok := lines.Line(field); ok {
 			return line
 		}
 		cut := strings.LastIndexAny(field, ".[")

@@ -13,8 +13,8 @@ type Trigger struct {
 
 	// Line is where the trigger starts in the file, and Lines where each key
 	// inside it stands (http.webhook.id), for problems.
-	Line  int            `yaml:"-"`
-	Lines map[string]int `yaml:"-"`
+	Line  int      `yaml:"-"`
+	Lines KeyLines `yaml:"-"`
 }
 
 // NATSTrigger subscribes to a core NATS subject (at-most-once delivery).

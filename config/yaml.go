@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -189,34 +190,35 @@ func mappingValue(node *yaml.Node, key string) *yaml.Node {
 // stands, for problems. yaml.v3 does not apply KnownFields inside custom
 // unmarshalers, so lines are read from the node tree instead.
 func recordLines(root *yaml.Node, cfg *Config) {
-	cfg.lines = map[string]int{}
+	cfg.lines = nil
 	if root.Kind != yaml.MappingNode {
 		return
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, value := root.Content[i], root.Content[i+1]
-		cfg.lines[key.Value] = key.Line
+		cfg.lines = append(cfg.lines, KeyLine{Path: key.Value, Line: key.Line})
 		switch {
 		case key.Value == "rules" && value.Kind == yaml.SequenceNode:
 			for j, item := range value.Content {
 				if j < len(cfg.Rules) {
-					cfg.Rules[j].Line, cfg.Rules[j].Lines = item.Line, keyLines(item, "", map[string]int{})
+					cfg.Rules[j].Line, cfg.Rules[j].Lines = item.Line, sortLines(keyLines(item, "", nil))
 				}
 			}
 		case key.Value == "triggers" && value.Kind == yaml.SequenceNode:
 			for j, item := range value.Content {
 				if j < len(cfg.Triggers) {
-					cfg.Triggers[j].Line, cfg.Triggers[j].Lines = item.Line, keyLines(item, "", map[string]int{})
+					cfg.Triggers[j].Line, cfg.Triggers[j].Lines = item.Line, sortLines(keyLines(item, "", nil))
 				}
 			}
 		default:
-			keyLines(value, key.Value, cfg.lines)
+			cfg.lines = keyLines(value, key.Value, cfg.lines)
 		}
 	}
+	cfg.lines = sortLines(cfg.lines)
 }
 
-// keyLines records the line of every key and list item under node.
-func keyLines(node *yaml.Node, prefix string, lines map[string]int) map[string]int {
+// keyLines appends the line of every key and list item under node.
+func keyLines(node *yaml.Node, prefix string, lines KeyLines) KeyLines {
 	switch node.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(node.Content); i += 2 {
@@ -224,17 +226,26 @@ func keyLines(node *yaml.Node, prefix string, lines map[string]int) map[string]i
 			if prefix == "" {
 				path = node.Content[i].Value
 			}
-			lines[path] = node.Content[i].Line
-			keyLines(node.Content[i+1], path, lines)
+			lines = append(lines, KeyLine{Path: path, Line: node.Content[i].Line})
+			lines = keyLines(node.Content[i+1], path, lines)
 		}
 	case yaml.SequenceNode:
 		for i, item := range node.Content {
 			path := fmt.Sprintf("%s[%d]", prefix, i)
-			lines[path] = item.Line
-			keyLines(item, path, lines)
+			lines = append(lines, KeyLine{Path: path, Line: item.Line})
+			lines = keyLines(item, path, lines)
 		}
 	}
 	return lines
+}
+
+// sortLines sorts lines by path for KeyLines.Line, keeping the last line
+// of a path written twice, and copies them to a slice of their length: a
+// daemon keeps the lines of every rule it runs.
+func sortLines(lines KeyLines) KeyLines {
+	slices.Reverse(lines)
+	slices.SortStableFunc(lines, func(a, b KeyLine) int { return strings.Compare(a.Path, b.Path) })
+	return slices.Clone(slices.CompactFunc(lines, func(a, b KeyLine) bool { return a.Path == b.Path }))
 }
 
 // knownFields maps each configuration struct, by the name the YAML decoder

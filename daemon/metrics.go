@@ -23,22 +23,22 @@ type metrics struct {
 	// notMatched holds each rule's not_matched evaluation counter, resolved
 	// once: with 1000 rules an event counts 1000 of them, and resolving a
 	// series by its label values costs more than evaluating the rule.
-	notMatched       sync.Map // rule name → prometheus.Counter
+	notMatched       sync.Map // rule name → *counterSeries
 	eventsReceived   *prometheus.CounterVec
 	eventsInvalid    *prometheus.CounterVec
 	triggerUp        *prometheus.GaugeVec
-	ruleEvaluations  *prometheus.CounterVec
-	renderErrors     *prometheus.CounterVec
-	decisions        *prometheus.CounterVec
-	guardBlocked     *prometheus.CounterVec
-	duplicates       *prometheus.CounterVec
-	jobsStarted      *prometheus.CounterVec
+	ruleEvaluations  *counterFamily
+	renderErrors     *counterFamily
+	decisions        *counterFamily
+	guardBlocked     *counterFamily
+	duplicates       *counterFamily
+	jobsStarted      *counterFamily
 	jobOperations    *prometheus.GaugeVec
 	jobState         *prometheus.GaugeVec
-	operationsDone   *prometheus.CounterVec
+	operationsDone   *counterFamily
 	jobDuration      *prometheus.HistogramVec
 	queueDepth       *prometheus.GaugeVec
-	jobsStopped      *prometheus.CounterVec
+	jobsStopped      *counterFamily
 	rpcErrors        *prometheus.CounterVec
 	handlerPanics    *prometheus.CounterVec
 	httpAuthFailures *prometheus.CounterVec
@@ -64,6 +64,7 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 	f := promauto.With(reg)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	version, revision := buildVersion()
+	pairs := newLabelPairs()
 	f.NewGauge(prometheus.GaugeOpts{Name: "batchwire_build_info",
 		Help:        "Always 1; its labels say which build is running.",
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
@@ -73,30 +74,30 @@ func newMetrics(reg prometheus.Registerer, jobRetention time.Duration) *metrics 
 			Help: "Events decoded from a trigger."}, []string{"trigger"}),
 		eventsInvalid: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_events_invalid_total",
 			Help: "Messages that could not be decoded as a CloudEvent."}, []string{"trigger"}),
-		ruleEvaluations: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_evaluations_total",
+		ruleEvaluations: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_rules_evaluations_total",
 			Help: "Rule evaluations by result: matched, not_matched, error."}, []string{"rule", "result"}),
-		renderErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_rules_render_errors_total",
+		renderErrors: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_rules_render_errors_total",
 			Help: "Matched events whose query, reason or input could not be rendered, or whose rendered query was refused."}, []string{"rule"}),
-		decisions: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_decisions_total",
+		decisions: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_batch_decisions_total",
 			Help: "Launch decisions by outcome: launched, duplicate, no_targets, dry_run, blocked, delayed, error."}, []string{"rule", "outcome"}),
-		guardBlocked: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_guard_blocked_total",
+		guardBlocked: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_guard_blocked_total",
 			Help: "Launches a guard refused."}, []string{"rule", "guard"}),
-		duplicates: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_duplicates_suppressed_total",
+		duplicates: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_duplicates_suppressed_total",
 			Help: "Launches whose job id already existed (a redelivered event)."}, []string{"rule"}),
-		jobsStarted: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_jobs_started_total",
+		jobsStarted: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_batch_jobs_started_total",
 			Help: "Batch jobs started."}, []string{"rule", "operation"}),
 		jobOperations: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_batch_job_operations",
 			Help: "Per job: total, completed and failed operations as last described."}, []string{"rule", "job_id", "count"}),
 		jobState: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_batch_job_state",
 			Help: "Per job: 1 for its current state, 0 for the others."}, []string{"rule", "job_id", "state"}),
-		operationsDone: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_operations_total",
+		operationsDone: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_batch_operations_total",
 			Help: "Operations of ended jobs, by result: completed, failed."}, []string{"rule", "operation", "result"}),
 		jobDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "batchwire_batch_job_duration_seconds",
 			Help:    "Time from launch to the end of a job.",
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14)}, []string{"rule", "operation", "state"}),
 		queueDepth: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_launch_queue_depth",
 			Help: "Launches waiting for the namespace's batch slot."}, []string{"namespace"}),
-		jobsStopped: f.NewCounterVec(prometheus.CounterOpts{Name: "batchwire_batch_jobs_stopped_total",
+		jobsStopped: newCounterFamily(reg, pairs, prometheus.CounterOpts{Name: "batchwire_batch_jobs_stopped_total",
 			Help: "Jobs batchwire stopped itself, by reason: watchdog (no progress within launch.watchdog), " +
 				"failure_ratio (the circuit breaker, launch.max_failure_ratio)."}, []string{"rule", "reason"}),
 		triggerUp: f.NewGaugeVec(prometheus.GaugeOpts{Name: "batchwire_trigger_up",
@@ -205,9 +206,9 @@ func (m *metrics) ruleConfigured(rule, operation string) {
 func (m *metrics) forgetRule(rule string) {
 	m.notMatched.Delete(rule)
 	byRule := prometheus.Labels{"rule": rule}
-	for _, vec := range []*prometheus.CounterVec{m.ruleEvaluations, m.renderErrors, m.decisions,
+	for _, family := range []*counterFamily{m.ruleEvaluations, m.renderErrors, m.decisions,
 		m.guardBlocked, m.duplicates, m.jobsStarted, m.operationsDone, m.jobsStopped} {
-		vec.DeletePartialMatch(byRule)
+		family.DeletePartialMatch(byRule)
 	}
 }
 
@@ -243,7 +244,7 @@ func (m *metrics) countNotMatched(rule string) {
 	if !ok {
 		c, _ = m.notMatched.LoadOrStore(rule, m.ruleEvaluations.WithLabelValues(rule, "not_matched"))
 	}
-	c.(prometheus.Counter).Inc()
+	c.(*counterSeries).Inc()
 }
 
 // decided counts one admission decision.
@@ -291,8 +292,8 @@ func (m *metrics) jobProgress(job batch.Job, p batch.Progress) {
 func (m *metrics) jobFinished(job batch.Job, p batch.Progress) {
 	m.jobProgress(job, p)
 	op := job.Op.Kind
-	m.operationsDone.WithLabelValues(job.Rule, op, "completed").Add(float64(p.Completed))
-	m.operationsDone.WithLabelValues(job.Rule, op, "failed").Add(float64(p.Failed))
+	m.operationsDone.WithLabelValues(job.Rule, op, "completed").Add(p.Completed)
+	m.operationsDone.WithLabelValues(job.Rule, op, "failed").Add(p.Failed)
 	if !p.StartTime.IsZero() && !p.CloseTime.IsZero() {
 		m.jobDuration.WithLabelValues(job.Rule, op, p.State).Observe(p.CloseTime.Sub(p.StartTime).Seconds())
 	}

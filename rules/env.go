@@ -51,6 +51,34 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)...)
 })
 
+// compiler compiles the expressions of one set of rules, planning each
+// distinct expression once: a placeholder that many rules write, such as
+// {{ data.tenant }} or {{ event.id }}, is then one program that they share
+// (a cel.Program is immutable and safe for concurrent use), where each
+// copy held about 1 KiB.
+type compiler struct {
+	exprs map[string]compiledExpr
+}
+
+type compiledExpr struct {
+	prg     program
+	checked *cel.Ast
+	err     error
+}
+
+func newCompiler() *compiler { return &compiler{exprs: map[string]compiledExpr{}} }
+
+// expr compiles expr, or returns what it compiled to before. The checked
+// ASTs stay only as long as the compiler, the time of one CompileAll.
+func (c *compiler) expr(expr string) (program, *cel.Ast, error) {
+	if done, ok := c.exprs[expr]; ok {
+		return done.prg, done.checked, done.err
+	}
+	prg, checked, err := compileExpr(expr)
+	c.exprs[expr] = compiledExpr{prg: prg, checked: checked, err: err}
+	return prg, checked, err
+}
+
 // compileExpr parses, type-checks and plans one expression.
 func compileExpr(expr string) (program, *cel.Ast, error) {
 	env, err := celEnv()

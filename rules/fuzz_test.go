@@ -22,7 +22,7 @@ func FuzzRenderQuery(f *testing.F) {
 			f.Add(value)
 		}
 	}
-	tmpl, err := compileQuery(`WorkflowId = {{ data.v }} AND ExecutionStatus = 'Running' /* scoped */`)
+	tmpl, err := newCompiler().query(`WorkflowId = {{ data.v }} AND ExecutionStatus = 'Running' /* scoped */`)
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, value string) {
 		act := &activation{data: types.DefaultTypeAdapter.NativeToValue(map[string]any{"v": value})}

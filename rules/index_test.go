@@ -14,7 +14,7 @@ import (
 // whenTypes compiles a when expression for the event types it requires.
 func whenTypes(t *testing.T, expr string) []string {
 	t.Helper()
-	_, types, err := compileWhen(expr)
+	_, types, err := newCompiler().when(expr)
 	require.NoError(t, err, expr)
 	return types
 }
@@ -124,7 +124,7 @@ func TestTypedWhenRunsWithoutItsTypeTest(t *testing.T) {
 		`event.type == "a" || data.x == 2`:           false,
 		`event.source == "src" && event.type == "a"`: true,
 	} {
-		prg, _, err := compileWhen(when)
+		prg, _, err := newCompiler().when(when)
 		require.NoError(t, err, when)
 		out, err := evalProgram(prg, newActivation(ev, testNow))
 		require.NoError(t, err, when)

@@ -43,13 +43,13 @@ type (
 	}
 )
 
-// compileInput compiles the JSON-shaped input of a signal; nil means no
-// payload at all.
-func compileInput(value any) (*signalInput, error) {
+// input compiles the JSON-shaped input of a signal; nil means no payload
+// at all.
+func (c *compiler) input(value any) (*signalInput, error) {
 	if value == nil {
 		return nil, nil
 	}
-	root, err := compileNode(value, "signal.input")
+	root, err := c.node(value, "signal.input")
 	if err != nil {
 		return nil, err
 	}
@@ -86,20 +86,20 @@ func (in *signalInput) encode(act *activation) ([]byte, error) {
 	return raw, nil
 }
 
-func compileNode(value any, path string) (inputNode, error) {
+func (c *compiler) node(value any, path string) (inputNode, error) {
 	switch v := value.(type) {
 	case string:
-		return compileStringNode(v, path)
+		return c.stringNode(v, path)
 	case map[string]any:
-		return compileObject(v, path)
+		return c.object(v, path)
 	case map[any]any:
 		object := make(map[string]any, len(v))
 		for key, elem := range v {
 			object[fmt.Sprint(key)] = elem
 		}
-		return compileObject(object, path)
+		return c.object(object, path)
 	case []any:
-		return compileList(v, path)
+		return c.list(v, path)
 	case time.Time:
 		// YAML timestamps: the same RFC 3339 form a CEL timestamp renders to.
 		return constNode{value: formatTime(v)}, nil
@@ -114,11 +114,11 @@ func compileNode(value any, path string) (inputNode, error) {
 	return nil, &config.FieldError{Field: path, Err: fmt.Errorf("a value of Go type %T is not JSON-shaped", value)}
 }
 
-func compileStringNode(text string, path string) (inputNode, error) {
+func (c *compiler) stringNode(text string, path string) (inputNode, error) {
 	if !strings.Contains(text, "{{") && !strings.Contains(text, "}}") {
 		return constNode{value: text}, nil
 	}
-	tmpl, err := compileTemplate(text)
+	tmpl, err := c.template(text)
 	if err != nil {
 		return nil, &config.FieldError{Field: path, Err: err}
 	}
@@ -128,7 +128,7 @@ func compileStringNode(text string, path string) (inputNode, error) {
 	return textNode{path: path, tmpl: tmpl}, nil
 }
 
-func compileObject(object map[string]any, path string) (inputNode, error) {
+func (c *compiler) object(object map[string]any, path string) (inputNode, error) {
 	node := objectNode{keys: make([]string, 0, len(object))}
 	for key := range object {
 		node.keys = append(node.keys, key)
@@ -137,18 +137,18 @@ func compileObject(object map[string]any, path string) (inputNode, error) {
 	sort.Strings(node.keys)
 	var errs []error
 	for _, key := range node.keys {
-		elem, err := compileNode(object[key], path+"."+key)
+		elem, err := c.node(object[key], path+"."+key)
 		errs = append(errs, err)
 		node.values = append(node.values, elem)
 	}
 	return node, errors.Join(errs...)
 }
 
-func compileList(list []any, path string) (inputNode, error) {
+func (c *compiler) list(list []any, path string) (inputNode, error) {
 	node := listNode{items: make([]inputNode, 0, len(list))}
 	var errs []error
 	for i, elem := range list {
-		item, err := compileNode(elem, fmt.Sprintf("%s[%d]", path, i))
+		item, err := c.node(elem, fmt.Sprintf("%s[%d]", path, i))
 		errs = append(errs, err)
 		node.items = append(node.items, item)
 	}

@@ -112,7 +112,7 @@ func TestLintQueryRendered(t *testing.T) {
 func lintRule(t *testing.T, cfg config.Rule) (warnings, errs []string) {
 	t.Helper()
 	cfg.Line = 7
-	cfg.Lines = map[string]int{"query": 9}
+	cfg.Lines = config.KeyLines{{Path: "query", Line: 9}}
 	set, err := Compile([]config.Rule{cfg})
 	require.NoError(t, err)
 	problems := LintRule(set.Rules()[0])
@@ -188,7 +188,7 @@ func TestQueryShape(t *testing.T) {
 }
 
 func TestSampleQuery(t *testing.T) {
-	tmpl, err := compileQuery("A IN {{ data.x }} AND B = {{ data.y }} AND C in\n{{ data.z }} AND D IN ({{ data.w }})")
+	tmpl, err := newCompiler().query("A IN {{ data.x }} AND B = {{ data.y }} AND C in\n{{ data.z }} AND D IN ({{ data.w }})")
 	require.NoError(t, err)
 	got := sampleQuery(tmpl)
 	require.Equal(t, 4, strings.Count(got, placeholderSample))

@@ -17,17 +17,17 @@ const (
 	lexBlockComment
 )
 
-// compileQuery compiles a query template after checking that its fixed text
+// query compiles a query template after checking that its fixed text
 // leaves every placeholder where a literal may stand: a placeholder inside a
 // quoted string would be quoted twice, and one inside a comment would vanish.
-func compileQuery(text string) (*template, error) {
+func (c *compiler) query(text string) (*template, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("empty query")
 	}
 	if err := lintQueryText(text); err != nil {
 		return nil, err
 	}
-	tmpl, err := compileTemplate(text)
+	tmpl, err := c.template(text)
 	if err != nil {
 		return nil, err
 	}

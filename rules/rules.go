@@ -92,9 +92,10 @@ func CompileAll(rules []config.Rule) (*Set, config.Problems) {
 	set := &Set{byTrigger: map[string]*triggerIndex{}}
 	seen := map[string]bool{}
 	var problems config.Problems
+	c := newCompiler()
 	for i := range rules {
 		cfg := &rules[i]
-		rule, ruleProblems := compileRule(cfg)
+		rule, ruleProblems := c.rule(cfg)
 		if seen[cfg.Name] {
 			// Job ids are derived from the name, so two rules with one name
 			// would collide on every event.
@@ -115,7 +116,7 @@ func CompileAll(rules []config.Rule) (*Set, config.Problems) {
 	return set, problems
 }
 
-func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
+func (c *compiler) rule(cfg *config.Rule) (*Rule, config.Problems) {
 	rule := &Rule{
 		Name:      cfg.Name,
 		Trigger:   cfg.Trigger,
@@ -125,15 +126,15 @@ func compileRule(cfg *config.Rule) (*Rule, config.Problems) {
 	}
 	var problems config.Problems
 	var err error
-	rule.when, rule.types, err = compileWhen(cfg.When)
+	rule.when, rule.types, err = c.when(cfg.When)
 	problems = append(problems, fieldProblems(cfg, "when", err)...)
-	rule.query, err = compileQuery(cfg.Query)
+	rule.query, err = c.query(cfg.Query)
 	problems = append(problems, fieldProblems(cfg, "query", err)...)
-	rule.reason, err = compileTemplate(cfg.Reason)
+	rule.reason, err = c.template(cfg.Reason)
 	problems = append(problems, fieldProblems(cfg, "reason", err)...)
 	if cfg.Signal != nil {
 		// Input errors are *fieldError naming their path (signal.input.<key>).
-		rule.input, err = compileInput(cfg.Signal.Input)
+		rule.input, err = c.input(cfg.Signal.Input)
 		problems = append(problems, fieldProblems(cfg, "signal.input", err)...)
 	}
 	return rule, problems
@@ -147,15 +148,15 @@ func fieldProblems(cfg *config.Rule, field string, err error) config.Problems {
 	})
 }
 
-// compileWhen rejects an expression whose type is known not to be bool;
-// a dyn result is checked again at evaluation. A `when` that requires event
-// types is planned without its type test (withoutTypeTest): the rule must
-// then be evaluated only for events of those types, as Evaluate does.
-func compileWhen(expr string) (program, []string, error) {
+// when rejects an expression whose type is known not to be bool; a dyn
+// result is checked again at evaluation. A `when` that requires event types
+// is planned without its type test (withoutTypeTest): the rule must then be
+// evaluated only for events of those types, as Evaluate does.
+func (c *compiler) when(expr string) (program, []string, error) {
 	if strings.TrimSpace(expr) == "" {
 		return program{}, nil, errors.New(`empty expression (use "true" to match every event)`)
 	}
-	prg, checked, err := compileExpr(expr)
+	prg, checked, err := c.expr(expr)
 	if err != nil {
 		return program{}, nil, err
 	}

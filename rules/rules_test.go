@@ -352,3 +352,31 @@ func TestGuardedStringsKeepTheirMeaning(t *testing.T) {
 	require.NoError(t, result.Err)
 	require.Equal(t, `A = 'a+b+cab-cxyx/yk=3'`, result.Action.Query)
 }
+
+// Rules that write the same expression share one compiled program, and
+// still render each their own text around it.
+func TestRulesShareCompiledExpressions(t *testing.T) {
+	cfg := []config.Rule{
+		signalRule("a", `data.tenant == "x"`, "A = {{ data.tenant }}"),
+		signalRule("b", `data.tenant == "y"`, "B = {{ data.tenant }}"),
+	}
+	cfg[1].Reason = "for {{ data.tenant }}"
+	set, err := Compile(cfg)
+	require.NoError(t, err)
+	a, b := set.Rules()[0], set.Rules()[1]
+	require.True(t, a.query.places[0].prg.prg == b.query.places[0].prg.prg, "one program for {{ data.tenant }}")
+	require.True(t, a.query.places[0].prg.prg == b.reason.places[0].prg.prg, "one program for {{ data.tenant }}")
+	require.False(t, a.when.prg == b.when.prg, "different expressions, different programs")
+
+	ev := cloudevents.NewEvent()
+	ev.SetID("1")
+	ev.SetSource("test")
+	ev.SetType("t")
+	require.NoError(t, ev.SetData(cloudevents.ApplicationJSON, map[string]any{"tenant": "y"}))
+	evals := set.Evaluate(cfg[1].Trigger, &ev, time.Unix(0, 0))
+	require.Len(t, evals, 2)
+	require.False(t, evals[0].Matched)
+	require.True(t, evals[1].Matched)
+	require.Equal(t, "B = 'y'", evals[1].Action.Query)
+	require.Equal(t, "for y", evals[1].Action.Reason)
+}

@@ -29,9 +29,9 @@ type placeholder struct {
 // formatter turns one placeholder value into text.
 type formatter func(ref.Val) (string, error)
 
-// compileTemplate parses text and compiles each placeholder. Every problem
-// in the template is reported, not only the first.
-func compileTemplate(text string) (*template, error) {
+// template parses text and compiles each placeholder. Every problem in the
+// template is reported, not only the first.
+func (c *compiler) template(text string) (*template, error) {
 	fixed, spans, err := splitTemplate(text)
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func compileTemplate(text string) (*template, error) {
 	tmpl := &template{fixed: fixed, places: make([]placeholder, len(spans))}
 	var errs []error
 	for i, span := range spans {
-		prg, _, err := compileExpr(span.expr)
+		prg, _, err := c.expr(span.expr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("placeholder {{ %s }} at %s: %w", span.expr, span.pos, err))
 			continue

@@ -69,7 +69,7 @@ func TestCompileQueryText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := compileQuery(tt.query)
+			_, err := newCompiler().query(tt.query)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return
@@ -112,7 +112,7 @@ func TestRenderQueryTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			tmpl, err := compileQuery(tt.query)
+			tmpl, err := newCompiler().query(tt.query)
 			require.NoError(t, err)
 			got, err := tmpl.render(act, scalarLiteral)
 			if tt.wantErr != "" {
@@ -150,7 +150,7 @@ func TestCompileInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := compileInput(tt.input)
+			in, err := newCompiler().input(tt.input)
 			if err == nil {
 				var raw []byte
 				raw, err = in.render(act)
