@@ -277,11 +277,7 @@ func scanString(text []byte, at int) (int, nodeKind, error) {
 const (
 	eachByte = 0x0101010101010101
 	highBits = 0x8080808080808080
-	lowBits  = 0x7f7f7f7f7f7f7f7f
 )
-
-// nonZero sets the high bit of each non-zero byte of word.
-func nonZero(word uint64) uint64 { return ((word & lowBits) + lowBits | word) & highBits }
 
 // plainRun returns the index of the first byte from i on that a string's
 // scan must look at: a quote, a backslash, a control character or a byte of
