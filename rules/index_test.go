@@ -59,6 +59,8 @@ func TestIndexChangesNoResult(t *testing.T) {
 		`(event.type == "b" && data.x == 2) && event.source == "src"`,
 		`event.type == "a" && data.x`,     // not a bool: an error for type a
 		`event.type == "d" && data.x > 0`, // a type no other rule has
+		`event.type == "a" && [1, 2].exists(v, v == data.x) && has(data.x)`, // macros in what is left
+		`event.type in ["a", "c"] && data.x in [1, 2]`,
 	}
 	cfgs := make([]config.Rule, len(whens))
 	for i, when := range whens {
