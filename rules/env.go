@@ -61,41 +61,65 @@ type compiler struct {
 }
 
 type compiledExpr struct {
-	prg     program
 	checked *cel.Ast
-	err     error
+	// prg is planned when first asked for: a typed when is planned without
+	// its type test instead (compiler.when).
+	prg *program
+	err error
 }
 
 func newCompiler() *compiler { return &compiler{exprs: map[string]compiledExpr{}} }
 
-// expr compiles expr, or returns what it compiled to before. The checked
-// ASTs stay only as long as the compiler, the time of one CompileAll.
-func (c *compiler) expr(expr string) (program, *cel.Ast, error) {
+// check parses and type-checks expr, or returns what it did before. The
+// checked ASTs stay only as long as the compiler, the time of one
+// CompileAll.
+func (c *compiler) check(expr string) (*cel.Ast, error) {
 	if done, ok := c.exprs[expr]; ok {
-		return done.prg, done.checked, done.err
+		return done.checked, done.err
 	}
-	prg, checked, err := compileExpr(expr)
-	c.exprs[expr] = compiledExpr{prg: prg, checked: checked, err: err}
-	return prg, checked, err
+	checked, err := checkExpr(expr)
+	c.exprs[expr] = compiledExpr{checked: checked, err: err}
+	return checked, err
 }
 
-// compileExpr parses, type-checks and plans one expression.
-func compileExpr(expr string) (program, *cel.Ast, error) {
+// expr checks and plans expr, or returns the program it planned before.
+func (c *compiler) expr(expr string) (program, error) {
+	checked, err := c.check(expr)
+	if err != nil {
+		return program{}, err
+	}
+	done := c.exprs[expr]
+	if done.prg == nil {
+		prg, err := planExpr(checked)
+		if err != nil {
+			return program{}, err
+		}
+		done.prg = &prg
+		c.exprs[expr] = done
+	}
+	return *done.prg, nil
+}
+
+// checkExpr parses and type-checks one expression.
+func checkExpr(expr string) (*cel.Ast, error) {
 	env, err := celEnv()
 	if err != nil {
-		return program{}, nil, fmt.Errorf("build CEL environment: %w", err)
+		return nil, fmt.Errorf("build CEL environment: %w", err)
 	}
-	ast, issues := env.Compile(expr)
+	checked, issues := env.Compile(expr)
 	if issues != nil && issues.Err() != nil {
-		return program{}, nil, issues.Err()
+		return nil, issues.Err()
 	}
-	prg, err := planExpr(env, ast)
-	return prg, ast, err
+	return checked, nil
 }
 
 // planExpr plans a checked expression.
-func planExpr(env *cel.Env, ast *cel.Ast) (program, error) {
-	folds := hasComprehensions(ast)
+func planExpr(checked *cel.Ast) (program, error) {
+	env, err := celEnv()
+	if err != nil {
+		return program{}, fmt.Errorf("build CEL environment: %w", err)
+	}
+	folds := hasComprehensions(checked)
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if folds {
 		// Only a comprehension can loop: it alone needs the cost limit and
@@ -104,7 +128,7 @@ func planExpr(env *cel.Env, ast *cel.Ast) (program, error) {
 		// own size and the event's.
 		opts = append(opts, cel.CostLimit(evalCostLimit), cel.InterruptCheckFrequency(interruptCheckEvery))
 	}
-	prg, err := env.Program(ast, opts...)
+	prg, err := env.Program(checked, opts...)
 	if err != nil {
 		return program{}, fmt.Errorf("plan: %w", err)
 	}

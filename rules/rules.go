@@ -156,7 +156,7 @@ func (c *compiler) when(expr string) (program, []string, error) {
 	if strings.TrimSpace(expr) == "" {
 		return program{}, nil, errors.New(`empty expression (use "true" to match every event)`)
 	}
-	prg, checked, err := c.expr(expr)
+	checked, err := c.check(expr)
 	if err != nil {
 		return program{}, nil, err
 	}
@@ -165,17 +165,15 @@ func (c *compiler) when(expr string) (program, []string, error) {
 	}
 	types := requiredTypes(checked.NativeRep().Expr())
 	if types == nil {
-		return prg, nil, nil
+		prg, err := c.expr(expr)
+		return prg, nil, err
 	}
 	rest, err := withoutTypeTest(checked)
 	if err != nil {
 		return program{}, nil, fmt.Errorf("without its type test: %w", err)
 	}
-	env, err := celEnv()
+	prg, err := planExpr(rest)
 	if err != nil {
-		return program{}, nil, err
-	}
-	if prg, err = planExpr(env, rest); err != nil {
 		return program{}, nil, err
 	}
 	return prg, types, nil
@@ -258,8 +256,11 @@ func (r *Rule) evaluate(act *activation, trigger string, ev *cloudevents.Event) 
 	return Evaluation{Rule: r, Matched: true, Action: action}
 }
 
-func (r *Rule) match(act *activation) (bool, error) {
-	out, err := evalProgram(r.when, act)
+func (r *Rule) match(act *activation) (bool, error) { return matches(r.when, act) }
+
+// matches evaluates a when program to the bool it must give.
+func matches(when program, act *activation) (bool, error) {
+	out, err := evalProgram(when, act)
 	if err != nil {
 		return false, err
 	}

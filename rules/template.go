@@ -39,7 +39,7 @@ func (c *compiler) template(text string) (*template, error) {
 	tmpl := &template{fixed: fixed, places: make([]placeholder, len(spans))}
 	var errs []error
 	for i, span := range spans {
-		prg, _, err := c.expr(span.expr)
+		prg, err := c.expr(span.expr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("placeholder {{ %s }} at %s: %w", span.expr, span.pos, err))
 			continue
