@@ -47,7 +47,7 @@ func BenchmarkEventToEffect(b *testing.B) {
 			listAndSignal(b, c, ns, query, flag)
 			took = append(took, seen.wait(b, flag, start))
 		}
-		reportPercentiles(b, took)
+		testenv.ReportPercentiles(b, took, time.Millisecond, "ms")
 	})
 	b.Run("batchwire-auto", func(b *testing.B) {
 		query, seen := fresh(b)
@@ -84,7 +84,7 @@ rules:
 			}
 			took = append(took, seen.wait(b, flag, start))
 		}
-		reportPercentiles(b, took)
+		testenv.ReportPercentiles(b, took, time.Millisecond, "ms")
 	})
 }
 
@@ -169,17 +169,4 @@ func (w *signalWatch) wait(b *testing.B, flag string, start time.Time) time.Dura
 			b.Fatalf("flag %s reached %d of %d targets within a minute", flag, len(times), w.targets)
 		}
 	}
-}
-
-// reportPercentiles reports the p50 and p99 of took in milliseconds.
-func reportPercentiles(b *testing.B, took []time.Duration) {
-	if len(took) == 0 {
-		return
-	}
-	slices.Sort(took)
-	at := func(q float64) float64 {
-		return float64(took[min(len(took)-1, int(q*float64(len(took))))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
 }

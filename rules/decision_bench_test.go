@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/batchwire/batchwire/config"
 	"github.com/batchwire/batchwire/internal/jsonvalue"
+	"github.com/batchwire/batchwire/internal/testenv"
 )
 
 // nonMatching is a rule's when that reads the event type and the data, and
@@ -199,20 +199,7 @@ func timeEvaluate(b *testing.B, set *Set, ev *cloudevents.Event, want int) {
 			b.Fatalf("want %d results, the first matched: %d results, first %+v", want, len(results), results[0])
 		}
 	}
-	reportMicroPercentiles(b, took)
-}
-
-// reportMicroPercentiles reports the p50 and p99 of took in microseconds.
-func reportMicroPercentiles(b *testing.B, took []time.Duration) {
-	if len(took) == 0 {
-		return
-	}
-	slices.Sort(took)
-	at := func(q float64) float64 {
-		return float64(took[min(len(took)-1, int(q*float64(len(took))))]) / float64(time.Microsecond)
-	}
-	b.ReportMetric(at(0.50), "p50-µs")
-	b.ReportMetric(at(0.99), "p99-µs")
+	testenv.ReportPercentiles(b, took, time.Microsecond, "µs")
 }
 
 // readEventType reads event.type as a rule's when does.
