@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -135,4 +136,15 @@ func TestEvalBuffersAreClearedAndBounded(t *testing.T) {
 
 	bufs.put(make([]rules.Evaluation, 0, maxPooledEvaluations+1))
 	require.LessOrEqual(t, cap(bufs.get()), maxPooledEvaluations, "a buffer over the bound was pooled")
+}
+
+// A load sets the collector's GOGC to loadGCPercent and back to what it
+// found.
+func TestPackHeapRestoresTheCollectorSetting(t *testing.T) {
+	previous := debug.SetGCPercent(150)
+	defer debug.SetGCPercent(previous)
+	restore := packHeap()
+	require.Equal(t, loadGCPercent, debug.SetGCPercent(loadGCPercent), "during a load")
+	restore()
+	require.Equal(t, 150, debug.SetGCPercent(150), "after the load")
 }

@@ -43,6 +43,7 @@ type Loaded struct {
 // through it, so they cannot disagree about what is valid. The problems
 // are sorted by line; Loaded is nil when any is an error.
 func Load(path string, log *slog.Logger) (*Loaded, config.Problems) {
+	defer packHeap()()
 	cfg, problems := config.Read(path)
 	if cfg == nil {
 		return nil, problems
@@ -57,6 +58,7 @@ func Build(cfg *config.Config, file string, log *slog.Logger) (*Loaded, config.P
 	if cfg == nil {
 		return nil, config.Problems{{File: file, Message: "a configuration is required"}}
 	}
+	defer packHeap()()
 	return build(cfg, file, log, cfg.Validate())
 }
 
