@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 TEMPORAL_BIN="$(scripts/temporal.sh)"
 export TEMPORAL_BIN
 out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.cmds"' EXIT
+# The dev servers' output goes to a file of its own, out of the result lines.
+BATCHWIRE_DEVSERVER_LOG="${BATCHWIRE_DEVSERVER_LOG:-$(mktemp)}"
+export BATCHWIRE_DEVSERVER_LOG
 
 run() {
 	echo "\$ $*" >>"$out.cmds"

@@ -35,6 +35,12 @@ func (t *Temporal) Stop() { _ = t.srv.Stop() }
 // raises so its server batcher runs take seconds rather than minutes.
 const BatcherRPSEnv = "BATCHWIRE_BENCH_BATCHER_RPS"
 
+// ServerLogEnv names a file the dev server's output is appended to instead
+// of the test's output. make bench sets it: go test prints a benchmark's
+// name, runs it, then prints its figures, and a server log line written in
+// between parted the two, losing the run's figures.
+const ServerLogEnv = "BATCHWIRE_DEVSERVER_LOG"
+
 // StartTemporal starts a dev server with the Tenant search attribute and the
 // given namespaces created. Call it from TestMain; a missing binary is an
 // error, never a skip.
@@ -60,12 +66,21 @@ func StartTemporalAt(hostPort string, namespaces ...string) (*Temporal, error) {
 	for _, ns := range namespaces {
 		args = append(args, "--namespace", ns)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+	opts := testsuite.DevServerOptions{
 		ExistingPath: path, LogLevel: "error", ExtraArgs: args,
 		ClientOptions: &client.Options{Logger: QuietLogger(), HostPort: hostPort},
-	})
+	}
+	if logPath := os.Getenv(ServerLogEnv); logPath != "" {
+		// Open for the life of the process, as the server is.
+		logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("dev server log: %w", err)
+		}
+		opts.Stdout, opts.Stderr = logFile, logFile
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("start Temporal dev server: %w", err)
 	}
