@@ -72,7 +72,7 @@ func StartTemporalAt(hostPort string, namespaces ...string) (*Temporal, error) {
 	}
 	if logPath := os.Getenv(ServerLogEnv); logPath != "" {
 		// Open for the life of the process, as the server is.
-		logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) //nolint:gosec // a path the developer running the tests sets (make bench), in test code
 		if err != nil {
 			return nil, fmt.Errorf("dev server log: %w", err)
 		}
