@@ -52,13 +52,6 @@ func (ix *triggerIndex) candidates(eventType string) []int {
 	return ix.anyType
 }
 
-// requiredTypes reads the event types a `when` expression requires from its
-// top-level conjunction; nil means any type.
-func requiredTypes(expr ast.Expr) []string {
-	_, _, types := typeTest(expr)
-	return types
-}
-
 // typeTest finds the first term of expr's top-level conjunction that tests
 // the event's type (`event.type == "T"` or `event.type in ["T", ...]`) and
 // returns it, the `&&` it is an operand of (nil when the test is all of
@@ -101,15 +94,17 @@ func typeTest(expr ast.Expr) (test, and ast.Expr, types []string) {
 // rest's value or error), so the rule need not test it again for every
 // event. The test was most of a typed rule's own cost when every rule of a
 // trigger shared the event's type. The expression is cut, not checked
-// again: every node left keeps its id, type and reference.
-func withoutTypeTest(checked *cel.Ast) (*cel.Ast, error) {
+// again: every node left keeps its id, type and reference. It also returns
+// the types the test allows; with no type test (nil types) it returns
+// checked as it is.
+func withoutTypeTest(checked *cel.Ast) (*cel.Ast, []string, error) {
 	test, and, types := typeTest(checked.NativeRep().Expr())
 	if types == nil {
-		return checked, nil
+		return checked, nil, nil
 	}
 	pb, err := cel.AstToCheckedExpr(checked)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if and == nil {
 		pb.Expr = &exprpb.Expr{Id: test.ID(), ExprKind: &exprpb.Expr_ConstExpr{
@@ -118,7 +113,7 @@ func withoutTypeTest(checked *cel.Ast) (*cel.Ast, error) {
 		andPB := findInConjunction(pb.GetExpr(), and.ID())
 		args := andPB.GetCallExpr().GetArgs()
 		if len(args) != 2 {
-			return checked, nil
+			return checked, types, nil
 		}
 		rest := args[0]
 		if rest.GetId() == test.ID() {
@@ -126,7 +121,8 @@ func withoutTypeTest(checked *cel.Ast) (*cel.Ast, error) {
 		}
 		pb.Expr = replaceInConjunction(pb.GetExpr(), and.ID(), rest)
 	}
-	return cel.CheckedExprToAstWithSource(pb, checked.Source())
+	rest, err := cel.CheckedExprToAstWithSource(pb, checked.Source())
+	return rest, types, err
 }
 
 // findInConjunction finds the node id in the top-level conjunction e.

@@ -163,14 +163,13 @@ func (c *compiler) when(expr string) (program, []string, error) {
 	if out := checked.OutputType(); !out.IsAssignableType(cel.BoolType) && !out.IsExactType(cel.DynType) {
 		return program{}, nil, fmt.Errorf("must be a bool expression, is %s", out)
 	}
-	types := requiredTypes(checked.NativeRep().Expr())
+	rest, types, err := withoutTypeTest(checked)
+	if err != nil {
+		return program{}, nil, fmt.Errorf("without its type test: %w", err)
+	}
 	if types == nil {
 		prg, err := c.expr(expr)
 		return prg, nil, err
-	}
-	rest, err := withoutTypeTest(checked)
-	if err != nil {
-		return program{}, nil, fmt.Errorf("without its type test: %w", err)
 	}
 	prg, err := planExpr(rest)
 	if err != nil {
